@@ -1,0 +1,13 @@
+"""keras-bp: the classic backpropagation family for Keras 3.
+
+- `Rprop`: resilient backpropagation (Rprop+, Rprop-, iRprop+, iRprop-).
+- `Model`: a `keras.Model` whose `train_step` also hands the loss to the
+  optimizer (iRprop+ needs it).
+"""
+
+from keras_bp.models import Model
+from keras_bp.optimizers import Rprop
+
+__version__ = "0.1.0"
+
+__all__ = ["Model", "Rprop"]

@@ -1,0 +1,5 @@
+"""Optimizers of the backpropagation family."""
+
+from keras_bp.optimizers.rprop import Rprop
+
+__all__ = ["Rprop"]
