@@ -175,7 +175,9 @@ class Rprop(keras.optimizers.Optimizer):
         self.step_size_values = self.add_optimizer_variables(
             variables,
             "step_size",
-            initializer=keras.initializers.Constant(initial_step),
+            # Not keras.initializers.Constant: it rounds the value to float32
+            # before casting, which float64 weights would notice.
+            initializer=lambda shape, dtype: ops.full(shape, initial_step, dtype),
         )
         self.previous_changes = (
             self.add_optimizer_variables(variables, "previous_change")
