@@ -1,13 +1,15 @@
 """keras-bp: the classic backpropagation family for Keras 3.
 
 - `Rprop`: resilient backpropagation (Rprop+, Rprop-, iRprop+, iRprop-).
+- `RecurrentBackprop`: gradient descent with a forgetting factor on the
+  history of gradients (heavy-ball momentum in its default, scaled form).
 - `Model`: a `keras.Model` whose `train_step` also hands the loss to the
   optimizer (iRprop+ needs it).
 """
 
 from keras_bp.models import Model
-from keras_bp.optimizers import Rprop
+from keras_bp.optimizers import RecurrentBackprop, Rprop
 
 __version__ = "0.1.0"
 
-__all__ = ["Model", "Rprop"]
+__all__ = ["Model", "RecurrentBackprop", "Rprop"]
