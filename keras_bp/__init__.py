@@ -5,11 +5,20 @@
   history of gradients (heavy-ball momentum in its default, scaled form).
 - `Model`: a `keras.Model` whose `train_step` also hands the loss to the
   optimizer (iRprop+ needs it).
+- `BPTTModel`: a recurrent model trained by explicit backpropagation
+  through time, full or truncated BPTT(k2; k1).
+- `plot_gradient_norms`: plot `BPTTModel.gradient_norms_through_time`.
 """
 
-from keras_bp.models import Model
+from keras_bp.models import BPTTModel, Model, plot_gradient_norms
 from keras_bp.optimizers import RecurrentBackprop, Rprop
 
 __version__ = "0.1.0"
 
-__all__ = ["Model", "RecurrentBackprop", "Rprop"]
+__all__ = [
+    "BPTTModel",
+    "Model",
+    "RecurrentBackprop",
+    "Rprop",
+    "plot_gradient_norms",
+]

@@ -41,15 +41,16 @@ class BPTTModel(Model):
     or over windows (truncated BPTT(k2; k1), Williams & Peng 1990):
 
     ```python
-    h = 0                                     # the state carried forward
-    for end in k1, 2 * k1, ..., T:            # the last window ends at T
-        start = end - k2                      # clipped at 0
-        # forward from the constant state h_start, with the current weights
-        outputs, h_next = unroll(cell, x[start:end], h_start)
+    h = 0                                      # the state carried forward
+    for end in k1, 2 * k1, 3 * k1, ...:        # while end - k1 < T
+        start = max(end - k2, 0)
+        # forward from the constant state h (the state at step `start`),
+        # with the current weights
+        outputs, h_next = unroll(cell, x[start:end], h)
         loss = loss_fn(y[end - k1:end], head(outputs[-k1:]))
-        grads = d loss / d weights            # through k2 steps, no further
-        optimizer.apply(grads, weights, loss) # one update per window
-        h = h_next                            # the state at end - k2 + k1
+        grads = d loss / d weights             # through k2 steps, no further
+        optimizer.apply(grads, weights, loss)  # one update per window
+        h = h_next                             # the state at end + k1 - k2
     ```
 
     The state entering a window is the one an earlier window's forward pass
@@ -57,9 +58,10 @@ class BPTTModel(Model):
     an update. A window keeps only its own k2 steps for the backward pass,
     so memory grows with k2, not with the sequence length T. `k1 = k2` is
     the common "chunked" case; `k1 = k2 = None` is full BPTT, one update a
-    batch. With `return_sequences=False` the loss is on the last step only:
-    one update a batch, the gradient going back k2 steps from the end (k1
-    then plays no part).
+    batch. When k1 does not divide T, the last window is cut short at T: it
+    scores its last T mod k1 steps. With `return_sequences=False` the loss
+    is on the last step only: one update a batch, the gradient going back k2
+    steps from the end (k1 then plays no part).
 
     `evaluate` and `predict` run the whole sequence forward with the
     current weights. The logged training `loss` is the mean of the window
@@ -538,7 +540,11 @@ class BPTTModel(Model):
         _, predictions, *_ = tf.while_loop(
             lambda i, *_: i < windows,
             body,
-            (tf.constant(0), tf.TensorArray(self.compute_dtype, size=windows), *states),
+            (
+                tf.constant(0),
+                tf.TensorArray(self.head.compute_dtype, size=windows),
+                *states,
+            ),
             maximum_iterations=windows,
         )
         # (windows, batch, k1, ...) -> (batch, T, ...)

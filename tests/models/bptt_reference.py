@@ -74,12 +74,14 @@ def window_loss_and_grads(weights, x, y, h0, loss_steps, mask=None):
     return loss, grads, states, dstates
 
 
-def truncated_bptt(weights, x, y, k1, k2, lr=None):
+def truncated_bptt(weights, x, y, k1, k2, update=None):
     """BPTT(k2; k1): windows end every k1 steps, gradients go back k2 steps.
 
-    The state entering a window is the one the previous window's forward
-    pass computed (with the weights of that moment). With `lr`, SGD updates
-    the weights after each window.
+    Window i scores steps (i k1, (i + 1) k1] and starts at step
+    (i + 1) k1 - k2 (clipped at 0); the last one, when k1 does not divide T,
+    is cut short at T. The state entering a window is the one the latest
+    forward pass computed (with the weights of that moment). With `update`,
+    `update(weights, grads, loss)` returns the weights after each window.
 
     Returns:
         `(windows, weights)`: a list of `(loss, grads)`, one per window, and
@@ -87,20 +89,24 @@ def truncated_bptt(weights, x, y, k1, k2, lr=None):
     """
     weights = {name: np.array(value, float) for name, value in weights.items()}
     steps = x.shape[1]
-    # The state at each time step, as the latest forward pass computed it.
     known = {0: np.zeros((x.shape[0], weights["bias"].shape[0]))}
     windows = []
-    for end in range(k1, steps + k1, k1):
-        end = min(end, steps)
-        start = max(end - k2, 0)
-        loss_steps = end - max(end - k1, 0)
+    for scored_from in range(0, steps, k1):
+        end = min(scored_from + k1, steps)
+        start = max(scored_from + k1 - k2, 0)
         loss, grads, states, _ = window_loss_and_grads(
-            weights, x[:, start:end], y[:, start:end], known[start], loss_steps
+            weights, x[:, start:end], y[:, start:end], known[start], end - scored_from
         )
         for offset in range(states.shape[1]):
             known[start + offset + 1] = states[:, offset]
         windows.append((loss, grads))
-        if lr is not None:
-            for name in weights:
-                weights[name] = weights[name] - lr * grads[name]
+        if update is not None:
+            weights = update(weights, grads, loss)
     return windows, weights
+
+
+def sgd(learning_rate):
+    """An `update` for `truncated_bptt`: w -= learning_rate * grad."""
+    return lambda weights, grads, loss: {
+        name: weights[name] - learning_rate * grads[name] for name in weights
+    }
