@@ -34,26 +34,38 @@ def rprop_update(
         `(change, kept_gradient, new_step_size)`: the weight change to add to
         the weights, the gradient to keep for the next step, and Delta.
     """
-    eta_minus, eta_plus = etas
-    step_min, step_max = step_sizes
+
+    # ops.cast would round a Python float to float32 first.
+    def constant(value):
+        return ops.convert_to_tensor(value, dtype=step_size.dtype)
+
+    eta_minus, eta_plus = map(constant, etas)
+    step_min, step_max = map(constant, step_sizes)
     product = gradient * previous_gradient
-    new_step_size = ops.where(
-        product > 0,
-        ops.minimum(step_size * eta_plus, step_max),
-        ops.where(product < 0, ops.maximum(step_size * eta_minus, step_min), step_size),
-    )
     sign_flipped = product < 0
-    zero = ops.zeros_like(gradient)
+    # The step size starts inside [Delta_min, Delta_max], so clipping the
+    # scaled one is the paper's min(Delta * eta_plus, Delta_max) and
+    # max(Delta * eta_minus, Delta_min).
+    factor = ops.where(
+        product > 0, eta_plus, ops.where(sign_flipped, eta_minus, constant(1.0))
+    )
+    new_step_size = ops.clip(step_size * factor, step_min, step_max)
     if variant == "rprop-":
         return -ops.sign(gradient) * new_step_size, gradient, new_step_size
-    kept_gradient = ops.where(sign_flipped, zero, gradient)
+    kept_gradient = ops.where(sign_flipped, 0.0, gradient)
     change = -ops.sign(kept_gradient) * new_step_size
     if variant == "irprop-":
         return change, kept_gradient, new_step_size
     backtrack = -previous_change
     if variant == "irprop+":
-        backtrack = ops.where(loss_increased, backtrack, zero)
+        backtrack = ops.where(loss_increased, backtrack, 0.0)
     return ops.where(sign_flipped, backtrack, change), kept_gradient, new_step_size
+
+
+# One fused kernel a weight tensor instead of a dozen elementwise ones: the
+# update then costs less than Adam's even where the training step is not
+# compiled with XLA.
+_compiled_rprop_update = tf.function(rprop_update, jit_compile=True)
 
 
 @keras.saving.register_keras_serializable(package="keras_bp")
@@ -223,11 +235,12 @@ class Rprop(keras.optimizers.Optimizer):
         loss_increased = (
             self._loss > self._previous_loss if self.variant == "irprop+" else None
         )
-        change, kept_gradient, step_size = rprop_update(
+        read = tf.convert_to_tensor
+        change, kept_gradient, step_size = _compiled_rprop_update(
             gradient,
-            self.previous_gradients[index],
-            self.step_size_values[index],
-            previous_change,
+            read(self.previous_gradients[index]),
+            read(self.step_size_values[index]),
+            None if previous_change is None else read(previous_change),
             loss_increased,
             etas=self.etas,
             step_sizes=self.step_sizes,

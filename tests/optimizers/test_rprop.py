@@ -405,7 +405,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
         rng = np.random.default_rng(0)
         x = rng.normal(size=(64, 6)).astype("float32")
         y = np.sin(x[:, :1]) + x[:, 1:2]
-        model.fit(x, y, batch_size=64, epochs=8, shuffle=False, verbose=0)
+        model.fit(x, y, batch_size=64, epochs=6, shuffle=False, verbose=0)
         return model.get_weights()
 
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -422,7 +422,8 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
 def test_mirrored_strategy_gives_same_weights_as_one_device():
     result = subprocess.run(
-        [sys.executable, "-c", MIRRORED_SCRIPT, *VARIANTS],
+        # irprop+ all-reduces the loss, rprop+ keeps one more slot a weight.
+        [sys.executable, "-c", MIRRORED_SCRIPT, "irprop+", "rprop+"],
         capture_output=True,
         text=True,
         timeout=600,
