@@ -147,9 +147,11 @@ class BPTTModel(Model):
             )
         if gradient == "explicit":
             _check_explicit(cell)
+        # In this order trainable_weights runs from input to output, as in a
+        # Sequential of Embedding, RNN and Dense.
+        self.embedding = embedding
         self.cell = cell
         self.head = head
-        self.embedding = embedding
         self.return_sequences = return_sequences
         self.gradient = gradient
         self._cell_takes_training = (
@@ -455,6 +457,7 @@ class BPTTModel(Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if self.k2 is None and self.gradient == "autodiff":
             return super().train_step(data)
+        self._build_for(x)
         steps = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
         self._check_targets(y, steps)
         batch_size = tf.shape(x)[0]
@@ -470,6 +473,16 @@ class BPTTModel(Model):
             else:
                 predictions = self._train_truncated(x, y, sample_weight, states, steps)
         return self.compute_metrics(x, y, predictions, sample_weight=sample_weight)
+
+    def _build_for(self, x):
+        """Build the model and the optimizer before the loops that use them."""
+        # keras.Model builds both lazily, inside train_step; here their first
+        # use is inside a while loop, where no variable can be created.
+        if not self.built:
+            self.build(x.shape)
+        if not self.optimizer.built:
+            with keras.name_scope(self.optimizer.name, caller=self.optimizer):
+                self.optimizer.build(self.trainable_weights)
 
     def _train_last_step(self, x, y, sample_weight, states, steps):
         """One update a batch, the loss on the last step, k2 steps back."""

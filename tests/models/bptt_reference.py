@@ -51,7 +51,8 @@ def window_loss_and_grads(weights, x, y, h0, loss_steps, mask=None):
     outputs = states @ weights["output_kernel"] + weights["output_bias"]
     first = steps - loss_steps
     weight = mask[:, first:, None]
-    count = weight.sum()
+    # The mean over valid steps and over the outputs, as Keras's MSE.
+    count = weight.sum() * outputs.shape[2]
     error = (outputs[:, first:] - y[:, first:]) * weight
     loss = (error**2).sum() / count
     dy = np.zeros_like(outputs)
