@@ -1,0 +1,164 @@
+"""Command-line flags and one-line error exits shared by every pipeline."""
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from applications.common.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS
+
+
+class AppError(Exception):
+    """A failure the user can fix (e.g. missing data): one line, no traceback."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An `argparse.ArgumentParser` whose errors fit on one line.
+
+    argparse prints the whole usage block before the error; here the error
+    alone goes to stderr (`--help` still shows the usage) and the exit status
+    stays 2.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {text!r}"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number, got {text!r}"
+        ) from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def existing_dir(text: str) -> Path:
+    """argparse type: a directory that exists."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no such directory: {text}")
+    return path
+
+
+def build_parser(
+    prog: str,
+    description: str,
+    *,
+    default_epochs: int,
+    default_output: str,
+) -> ArgumentParser:
+    """A parser with the flags every pipeline has; add the task's own to it.
+
+    Flags: `--optimizer`, `--learning-rate`, `--epochs`, `--batch-size`,
+    `--data-dir`, `--output`, `--seed`, `--verbose`.
+    """
+    parser = ArgumentParser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    choices = "; ".join(f"{name}: {c.summary}" for name, c in OPTIMIZERS.items())
+    parser.add_argument(
+        "--optimizer",
+        choices=list(OPTIMIZERS),
+        default=DEFAULT_OPTIMIZER,
+        help=f"the optimizer ({choices})",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=None,
+        help="the learning rate (for Rprop: the initial step size); "
+        "default: the optimizer's own",
+    )
+    parser.add_argument(
+        "--epochs", type=positive_int, default=default_epochs, help="training epochs"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="examples a step; default: the whole training set for the Rprop "
+        "variants (a full-batch method), 32 for the others",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=existing_dir,
+        default=None,
+        metavar="DIR",
+        help="directory holding prepared data sets (for data that does not ship "
+        "with an installed package)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path(default_output),
+        metavar="DIR",
+        help="where to write metrics.json, the learning curve and the model",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the weight initialisation and the batch order "
+        "(the train/validation/test split is fixed)",
+    )
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="Keras's fit verbosity: 0 silent, 1 progress bar, 2 one line an epoch",
+    )
+    return parser
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> argparse.Namespace:
+    """Parse `argv` and make sure `--output` is a writable directory.
+
+    Bad input exits here with status 2 and a one-line message, before any
+    data is loaded or any model built.
+    """
+    args = parser.parse_args(argv)
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+        # As root, permission bits say nothing: only a real write tells.
+        with tempfile.TemporaryFile(dir=args.output):
+            pass
+    except OSError as error:
+        parser.error(
+            f"argument --output: cannot write to {args.output}: "
+            f"{error.strerror or error}"
+        )
+    return args
+
+
+def run_app(prog: str, job: Callable[[], object]) -> int:
+    """Run `job`; an `AppError` becomes one line on stderr and exit status 1."""
+    try:
+        job()
+    except AppError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
