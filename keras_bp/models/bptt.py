@@ -203,7 +203,7 @@ class BPTTModel(Model):
         """`(batch, time)` booleans, False at padded steps, or None."""
         if self.embedding is None:
             return None
-        return self.embedding.compute_mask(inputs)
+        return self.embedding.compute_mask(inputs, None)
 
     def _head(self, outputs, mask):
         """The predictions from cell outputs `(batch, steps, units)`."""
@@ -259,7 +259,7 @@ class BPTTModel(Model):
         Returns:
             `(outputs, states)`: `(batch, steps, units)` and the final states.
         """
-        steps = tf.shape(sequences)[1]
+        steps = _time_steps(sequences)
         inputs = _unstack_time(sequences)
         masks = None if mask is None else _unstack_time(mask)
         added = None if perturbations is None else [_unstack(p) for p in perturbations]
@@ -458,7 +458,7 @@ class BPTTModel(Model):
         if self.k2 is None and self.gradient == "autodiff":
             return super().train_step(data)
         self._build_for(x)
-        steps = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
+        steps = _time_steps(x)
         self._check_targets(y, steps)
         batch_size = tf.shape(x)[0]
         states = self._initial_states(batch_size)
@@ -636,7 +636,7 @@ class BPTTModel(Model):
                 else:
                     # Zeros added to the states after each step: their
                     # gradients are dL/dh_t, every path included.
-                    steps = tf.shape(sequences)[1]
+                    steps = _time_steps(sequences)
                     perturbations = [
                         tf.zeros(tf.concat([[steps], tf.shape(s)], 0), s.dtype)
                         for s in states
@@ -750,6 +750,11 @@ def _check_sequence_shape(shape):
             "BPTTModel expects sequences of shape (batch, time, features), got "
             f"shape {tuple(shape)}."
         )
+
+
+def _time_steps(tensor):
+    """The length of the time axis: a Python int when static, for XLA."""
+    return tensor.shape[1] if tensor.shape[1] is not None else tf.shape(tensor)[1]
 
 
 def _time_major(tensor):

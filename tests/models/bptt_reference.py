@@ -34,6 +34,7 @@ def window_loss_and_grads(weights, x, y, h0, loss_steps, mask=None):
         `(loss, grads, states, dloss_dstates)`: grads a dict keyed by `NAMES`,
         `dloss_dstates` (B, T, units) the total dL/dh_t.
     """
+    weights = {name: np.asarray(value, float) for name, value in weights.items()}
     batch, steps = x.shape[:2]
     mask = np.ones((batch, steps)) if mask is None else np.asarray(mask, float)
     h, states, previous = h0, [], []

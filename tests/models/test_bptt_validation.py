@@ -1,0 +1,83 @@
+"""BPTTModel rejects bad arguments and bad data with a clear ValueError."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_bp import BPTTModel
+
+
+def make(**kwargs):
+    arguments = {"cell": keras.layers.SimpleRNNCell(2), "head": keras.layers.Dense(1)}
+    arguments.update(kwargs)
+    return BPTTModel(**arguments)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"k1": 2}, "both `k1` and `k2`"),
+        ({"k2": 2}, "both `k1` and `k2`"),
+        ({"k1": 0, "k2": 2}, "`k1` must be a positive integer, got 0"),
+        ({"k1": 2, "k2": -1}, "`k2` must be a positive integer, got -1"),
+        ({"k1": 1.5, "k2": 2}, "`k1` must be a positive integer, got 1.5"),
+        ({"k1": True, "k2": 2}, "`k1` must be a positive integer, got True"),
+        ({"k1": 3, "k2": 2}, r"`k2` .* must be >= `k1`.*k1=3, k2=2"),
+        ({"cell": keras.layers.Dense(2)}, "`cell` must be a Keras RNN cell"),
+        ({"cell": "lstm"}, "`cell` must be a Keras RNN cell"),
+        ({"head": "dense"}, "`head` must be a keras.layers.Layer"),
+        ({"embedding": np.ones(3)}, "`embedding` must be a keras.layers.Layer"),
+        ({"return_sequences": "yes"}, "`return_sequences` must be True or False"),
+        ({"gradient": "numeric"}, "`gradient` must be one of autodiff, explicit"),
+        (
+            {"cell": keras.layers.LSTMCell(2), "gradient": "explicit"},
+            "SimpleRNNCell only.*LSTMCell",
+        ),
+        (
+            {
+                "cell": keras.layers.SimpleRNNCell(2, activation="elu"),
+                "gradient": "explicit",
+            },
+            "knows the activations.*'elu'",
+        ),
+        (
+            {
+                "cell": keras.layers.SimpleRNNCell(2, dropout=0.1),
+                "gradient": "explicit",
+            },
+            "does not support dropout",
+        ),
+    ],
+)
+def test_bad_arguments_raise_a_clear_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make(**kwargs)
+
+
+def test_numpy_integers_are_accepted_for_k1_and_k2():
+    model = make(k1=np.int64(2), k2=np.int32(3))
+    assert (model.k1, model.k2) == (2, 3)
+
+
+@pytest.mark.parametrize("truncation", [{}, {"k1": 2, "k2": 2}])
+def test_inputs_of_rank_other_than_3_raise(truncation):
+    model = make(**truncation)
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"\(batch, time, features\), got shape"):
+        model.fit(np.ones((4, 5)), np.ones((4, 5, 1)), verbose=0)
+
+
+@pytest.mark.parametrize("truncation", [{}, {"k1": 2, "k2": 2}])
+@pytest.mark.parametrize("gradient", ["autodiff", "explicit"])
+def test_targets_with_another_time_length_raise(truncation, gradient):
+    model = make(gradient=gradient, **truncation)
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="`y` has 4 time steps but `x` has 5"):
+        model.fit(np.ones((4, 5, 3)), np.ones((4, 4, 1)), verbose=0)
+
+
+def test_embedding_must_yield_sequences():
+    model = make(embedding=keras.layers.Dense(3))
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"got shape \(None, 5, 2, 3\)"):
+        model.fit(np.ones((4, 5, 2, 2)), np.ones((4, 5, 1)), verbose=0)
