@@ -4,6 +4,8 @@ import inspect
 
 import keras
 import tensorflow as tf
+from keras.src.models.functional import Functional
+from keras.src.models.model import functional_init_arguments
 
 
 @keras.saving.register_keras_serializable(package="keras_bp")
@@ -19,6 +21,15 @@ class Model(keras.Model):
     Use it as `keras.Model`: functional (`keras_bp.Model(inputs, outputs)`)
     or subclassed.
     """
+
+    def __new__(cls, *args, **kwargs):
+        # keras.Model used functionally becomes a Functional; a subclass of it
+        # gets Functional spliced into its bases for good (Keras rewrites
+        # `__bases__`), which would break every later subclass of this class,
+        # BPTTModel among them. A class of its own avoids that.
+        if cls is Model and functional_init_arguments(args, kwargs):
+            return super().__new__(FunctionalModel)
+        return super().__new__(cls)
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -48,6 +59,12 @@ class Model(keras.Model):
             self.optimizer.apply(gradients, variables, loss=loss)
         else:
             self.optimizer.apply(gradients, variables)
+
+
+@keras.saving.register_keras_serializable(package="keras_bp")
+class FunctionalModel(Model, Functional):
+    """What `keras_bp.Model(inputs, outputs)` builds: a Functional model with
+    `keras_bp.Model`'s training step."""
 
 
 def _takes_loss(optimizer) -> bool:
