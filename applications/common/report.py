@@ -54,3 +54,37 @@ def plot_learning_curve(
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+CONFUSION_FILE = "confusion_matrix.png"
+
+
+def plot_confusion_matrix(
+    matrix: np.ndarray | list, class_names: list[str] | tuple[str, ...], path: Path
+) -> None:
+    """Plot a confusion matrix (rows true, columns predicted), counts in cells."""
+    matrix = np.asarray(matrix)
+    size = max(4.0, 0.45 * len(class_names) + 2)
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    image = axis.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axis, fraction=0.046)
+    ticks = np.arange(len(class_names))
+    axis.set_xticks(ticks, class_names, rotation=90)
+    axis.set_yticks(ticks, class_names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    half = matrix.max() / 2 if matrix.size else 0
+    for (row, column), count in np.ndenumerate(matrix):
+        if count:
+            axis.text(
+                column,
+                row,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if count > half else "black",
+            )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
