@@ -46,11 +46,12 @@ class RecurrentBackprop(keras.optimizers.Optimizer):
     of the weights whatever the length of the history:
 
     ```python
-    a = g + lam * a            # a(n) = g(n) + lam * g(n-1) + lam**2 * g(n-2) + ...
-    # scale_history=True (the default)
-    w -= eta * a               # dw(n) = -eta * (g(n) + lam * g(n-1) + ...)
-    # scale_history=False: the formula as usually written
-    w -= eta * g + lam * a_prev  # dw(n) = -eta * g(n) - lam * g(n-1) - ...
+    a_prev = a
+    a = g + lam * a_prev  # a(n) = g(n) + lam * g(n-1) + lam**2 * g(n-2) + ...
+    # scale_history=True (the default): dw(n) = -eta * (g(n) + lam * g(n-1) + ...)
+    w -= eta * a
+    # scale_history=False, as usually written: dw(n) = -eta * g(n) - lam * g(n-1) - ...
+    w -= eta * g + lam * a_prev
     ```
 
     `lam = 0` is plain gradient descent in both forms.
