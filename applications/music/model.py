@@ -85,7 +85,10 @@ def sample(
     tokens = prefix[:, 0]
     drawn = []
     for step in range(prefix.shape[1] - 1 + length):
-        output, states = cell(embedding(tokens), states)
+        # The table itself, not embedding(tokens): no token here is padding,
+        # and the mask Embedding would attach makes the cell warn.
+        inputs = tf.gather(embedding.embeddings, tokens)
+        output, states = cell(inputs, states)
         states = tf.nest.flatten(states)
         if step + 1 < prefix.shape[1]:
             tokens = prefix[:, step + 1]
