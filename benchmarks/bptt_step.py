@@ -51,17 +51,24 @@ def build(kind, cell_name, units, steps, features, gradient="autodiff", k=None):
     )
 
 
-def throughput(model, x, y, batch_size, epochs, jit_compile, repeats):
-    """Best sequences/second over `repeats` timed runs of `epochs` epochs."""
+def throughputs(models, x, y, batch_size, epochs, jit_compile, repeats):
+    """Best sequences/second of each model over `repeats` timed runs.
+
+    The models take turns, run after run, so that a slow spell of a shared
+    machine falls on all of them alike.
+    """
     import keras
 
-    model.compile(keras.optimizers.SGD(0.01), "mse", jit_compile=jit_compile)
-    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)  # trace, compile
-    best = 0.0
+    for model in models:
+        model.compile(keras.optimizers.SGD(0.01), "mse", jit_compile=jit_compile)
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)  # compile
+    best = [0.0] * len(models)
     for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
-        best = max(best, len(x) * epochs / (time.perf_counter() - start))
+        for index, model in enumerate(models):
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
+            rate = len(x) * epochs / (time.perf_counter() - start)
+            best[index] = max(best[index], rate)
     return best
 
 
@@ -75,21 +82,22 @@ def speed(args):
             variants = [("keras", "autodiff"), ("bptt", "autodiff")]
             if cell_name == "simple_rnn":
                 variants.append(("bptt", "explicit"))
-            result = {}
+            models = []
             for kind, gradient in variants:
                 keras.utils.set_random_seed(0)
-                model = build(
-                    kind, cell_name, args.units, steps, args.features, gradient
+                models.append(
+                    build(kind, cell_name, args.units, steps, args.features, gradient)
                 )
-                result[(kind, gradient)] = throughput(
-                    model,
-                    x,
-                    y,
-                    args.batch_size,
-                    args.epochs,
-                    args.jit_compile,
-                    args.repeats,
-                )
+            rates = throughputs(
+                models,
+                x,
+                y,
+                args.batch_size,
+                args.epochs,
+                args.jit_compile,
+                args.repeats,
+            )
+            result = dict(zip(variants, rates))
             reference = result[("keras", "autodiff")]
             for (kind, gradient), value in result.items():
                 if kind == "keras":
@@ -169,7 +177,7 @@ def main():
     parser.add_argument("--sequences", type=int, default=1024)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--jit-compile", type=boolean, default="auto")
     parser.add_argument("--k2", type=int, default=50, help="truncation k1 = k2")
     parser.add_argument("--memory-units", type=int, default=256)

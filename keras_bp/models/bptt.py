@@ -282,11 +282,12 @@ class BPTTModel(Model):
             if masks is not None:
                 keep = masks.read(t)[:, None]
                 new_states = [tf.where(keep, n, s) for n, s in zip(new_states, states)]
-                output = tf.where(keep, output, last_output)
             if added is not None:
                 new_states = [n + a.read(t) for n, a in zip(new_states, added)]
             if output_is_state:
                 output = new_states[0]
+            elif masks is not None:
+                output = tf.where(keep, output, last_output)
             return (t + 1, outputs.write(t, output), output, *new_states)
 
         last_output = tf.zeros((tf.shape(sequences)[0], units), sequences.dtype)

@@ -36,16 +36,15 @@ class Recorder(keras.optimizers.SGD):
         return super().apply(grads, trainable_variables)
 
 
+def elman_variables(model):
+    """The variables of a SimpleRNNCell + Dense model, in the order of `NAMES`."""
+    cell, head = model.cell, model.head
+    return (cell.kernel, cell.recurrent_kernel, cell.bias, head.kernel, head.bias)
+
+
 def weights_of(model):
     """The Elman weights of a SimpleRNNCell + Dense model, keyed by `NAMES`."""
-    variables = (
-        model.cell.kernel,
-        model.cell.recurrent_kernel,
-        model.cell.bias,
-        model.head.kernel,
-        model.head.bias,
-    )
-    return {name: np.array(v) for name, v in zip(NAMES, variables)}
+    return {name: np.array(v) for name, v in zip(NAMES, elman_variables(model))}
 
 
 def elman(weights, dtype="float64", input_shape=None, **kwargs):
@@ -59,16 +58,7 @@ def elman(weights, dtype="float64", input_shape=None, **kwargs):
         **kwargs,
     )
     model.build(input_shape or (None, None, weights["kernel"].shape[0]))
-    for name, variable in zip(
-        NAMES,
-        (
-            model.cell.kernel,
-            model.cell.recurrent_kernel,
-            model.cell.bias,
-            model.head.kernel,
-            model.head.bias,
-        ),
-    ):
+    for name, variable in zip(NAMES, elman_variables(model)):
         variable.assign(weights[name].astype(dtype))
     return model
 

@@ -281,9 +281,9 @@ def test_last_step_loss_backpropagates_k2_steps_from_the_end(k2):
     [(loss, grads)] = record_windows(model, x, y)
     layer = keras.layers.RNN(model.cell, return_state=True)
     start = 0 if k2 is None else 7 - k2
-    _, *states = layer(x[:, :start]) if start else (None, None, None)
-    if not start:
-        states = [tf.zeros((3, 4)), tf.zeros((3, 4))]
+    states = [tf.zeros((3, 4)), tf.zeros((3, 4))]
+    if start:
+        _, *states = layer(x[:, :start], initial_state=states)
     with tf.GradientTape() as tape:
         last, *_ = layer(x[:, start:], initial_state=states)
         expected_loss = tf.reduce_mean(tf.square(model.head(last) - y))
