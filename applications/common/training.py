@@ -100,7 +100,8 @@ def fit_and_report_datasets(
     return _train_and_report(
         args,
         build_model,
-        fit_inputs={"x": train, "validation_data": validation},
+        # The caller shuffles (or not) as it batches.
+        fit_inputs={"x": train, "validation_data": validation, "shuffle": False},
         test_inputs={"x": test},
         batch_size=batch_size,
         examples=examples,
