@@ -199,7 +199,7 @@ def _train(args: argparse.Namespace) -> None:
 
     arrays = Splits(
         train=data.packed_token_arrays(train_pieces, vocabulary),
-        validation=data.token_arrays(splits.validation or splits.train, vocabulary),
+        validation=data.token_arrays(splits.validation, vocabulary),
         test=data.token_arrays(splits.test, vocabulary),
     )
     built = []
@@ -250,13 +250,12 @@ def _evaluate(network, vocabulary, splits, train_pieces, arrays) -> dict:
 
     log_likelihoods = model.token_log_likelihoods(network, *arrays.test)
     nll = -float(np.mean(log_likelihoods))
-    validation = splits.validation or splits.train
     encoded = {
         name: [vocabulary.encode(p.events) for p in pieces]
         for name, pieces in (
             ("train", train_pieces),
             ("unaugmented", splits.train),
-            ("validation", validation),
+            ("validation", splits.validation),
             ("test", splits.test),
         )
     }

@@ -332,25 +332,31 @@ def split_pieces(
 
     Pieces with the same melody up to transposition (a chorale tune Bach
     set twice) go to the same split, so the test melodies are all new.
-    The fractions are of the pieces; the train split gets the rest.
+    The fractions are of the pieces (at least one piece each); the train
+    split gets the rest.
+
+    Raises:
+        AppError: when no piece is left for training.
     """
     groups: dict[tuple, list[Piece]] = {}
     for piece in pieces:
         groups.setdefault(melody_signature(piece.events), []).append(piece)
     order = np.random.default_rng(seed).permutation(len(groups))
     grouped = [list(groups.values())[i] for i in order]
+    test_size = max(1, round(test_fraction * len(pieces)))
+    validation_size = max(1, round(validation_fraction * len(pieces)))
     test, validation, train = [], [], []
     for group in grouped:
-        if len(test) < round(test_fraction * len(pieces)):
+        if len(test) < test_size:
             test.extend(group)
-        elif len(validation) < round(validation_fraction * len(pieces)):
+        elif len(validation) < validation_size:
             validation.extend(group)
         else:
             train.extend(group)
-    if not train or not test:
+    if not train:
         raise AppError(
-            f"{len(pieces)} piece(s) are too few to split into train, validation "
-            "and test pieces: give at least 3"
+            f"{len(pieces)} piece(s) (or distinct melodies) are too few to split "
+            "into train, validation and test pieces: give at least 3"
         )
     return PieceSplits(tuple(train), tuple(validation), tuple(test))
 

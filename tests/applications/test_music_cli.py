@@ -169,3 +169,14 @@ def test_midi_dir_without_a_usable_file_is_a_one_line_error(files, tmp_path, cap
     expected = "none usable" if files else "no MIDI file"
     assert err[-1].startswith("python -m applications.music: error: --midi-dir")
     assert expected in err[-1]
+
+
+def test_midi_dir_with_too_few_tunes_to_split_is_a_one_line_error(tmp_path, capsys):
+    source = tmp_path / "midi"
+    source.mkdir()
+    for i in range(2):
+        _write_tune(source / f"tune{i}.mid", np.random.default_rng(i))
+    argv = ["--midi-dir", str(source), "--output", str(tmp_path / "out")]
+    status, err = _lines(run(argv, capsys))
+    assert status == 1 and len(err) == 1
+    assert "2 piece(s) (or distinct melodies) are too few" in err[0]
