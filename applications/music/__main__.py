@@ -29,7 +29,7 @@ from applications.common import cli
 from applications.music import data
 
 PROG = "python -m applications.music"
-DEFAULT_EPOCHS = 20
+DEFAULT_EPOCHS = 15
 DEFAULT_OPTIMIZER = "adam"
 # Adam's own 0.001 needs about twice the epochs for the same test NLL.
 DEFAULT_ADAM_LEARNING_RATE = 0.003
