@@ -22,7 +22,6 @@ PyYAML, scikit-learn and tensorflow-datasets are imported where they are
 used: the command line imports this module to parse its flags.
 """
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,6 @@ TEST_FRACTION = 0.2
 VALIDATION_FRACTION = 0.1
 IMDB_VALIDATION_SIZE = 5_000
 IMDB_CLASSES = ("negative", "positive")
-_TFDS_DEFAULT_DIR = "~/tensorflow_datasets"
 
 
 @dataclass(frozen=True)
@@ -179,20 +177,6 @@ def load_directory(path: Path) -> Corpus:
     return Corpus.from_pairs(pairs)
 
 
-def imdb_missing_message(data_dir: Path | None) -> str | None:
-    """Why IMDB cannot be loaded from `data_dir` and how to fix it, or None."""
-    where = data_dir or Path(os.environ.get("TFDS_DATA_DIR", _TFDS_DEFAULT_DIR))
-    # tensorflow-datasets writes dataset_info.json once a version is prepared;
-    # looking for it directly keeps this check free of TensorFlow's start-up.
-    if list(where.expanduser().glob("imdb_reviews/*/*/dataset_info.json")):
-        return None
-    return (
-        f"IMDB reviews are not prepared in {where}: run `tfds build imdb_reviews "
-        f"--data_dir {where}` on a machine with network (copy the directory here "
-        f"if that is another machine), then pass --data-dir {where}"
-    )
-
-
 def load_imdb(data_dir: Path | None) -> Splits:
     """IMDB reviews (0 negative, 1 positive), never downloading them.
 
@@ -202,21 +186,9 @@ def load_imdb(data_dir: Path | None) -> Splits:
     Raises:
         AppError: when `data_dir` holds no prepared `imdb_reviews`.
     """
-    message = imdb_missing_message(data_dir)
-    if message is not None:
-        raise AppError(message)
-    import tensorflow_datasets as tfds
+    from applications.common import tfds
 
-    train, test = tfds.as_numpy(
-        tfds.load(
-            "imdb_reviews",
-            split=["train", "test"],
-            data_dir=None if data_dir is None else os.fspath(data_dir),
-            download=False,
-            batch_size=-1,
-            as_supervised=True,
-        )
-    )
+    train, test = tfds.load_train_test("imdb_reviews", "IMDB reviews", data_dir)
     train_texts, val_texts, train_labels, val_labels = _stratified(
         *_decoded(train), IMDB_VALIDATION_SIZE, SPLIT_SEED
     )
