@@ -76,13 +76,17 @@ def random_elman(seed, features=3, units=5, outputs=2):
 
 @contextlib.contextmanager
 def floatx(dtype):
-    """Keras's default float type, which `fit` casts float inputs to."""
-    previous = keras.config.floatx()
+    """Keras's default float type (`fit` casts float inputs to it) and policy."""
+    # Keras caches its global dtype policy on first use: set and restore it
+    # too, or layers made later, in other tests, would keep `dtype`.
+    previous, policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx(dtype)
+    keras.config.set_dtype_policy(dtype)
     try:
         yield
     finally:
         keras.config.set_floatx(previous)
+        keras.config.set_dtype_policy(policy)
 
 
 def fit_one_epoch(model, x, y, **fit_kwargs):
