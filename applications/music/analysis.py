@@ -20,6 +20,7 @@ import matplotlib
 # Plots go to files only; no display is needed (or present on a server).
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from applications.music.data import REST, Event  # noqa: E402
@@ -97,6 +98,7 @@ def plot_piano_roll(
     axis.set_xlim(0, max(time, 1.0))
     axis.set_xlabel("time (quarter notes)")
     axis.set_ylabel("MIDI pitch")
+    axis.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axis.set_title(title)
     axis.grid(True, alpha=0.3)
     figure.tight_layout()

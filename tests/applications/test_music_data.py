@@ -185,3 +185,19 @@ def test_ngram_unigram_is_add_one_and_each_order_sums_to_one():
             lam = model.lambdas[0]
             expected = lam * 2 / 3 + (1 - lam) * unigram.probability((), 3)
             assert model.probability((4,), 3) == pytest.approx(expected)
+
+
+def test_melody_statistics_on_scales_with_known_answers():
+    from applications.music import analysis
+
+    c_major = [(p, 1.0) for p in (60, 62, 64, 65, 67, 69, 71, 72)]
+    assert analysis.estimate_key(c_major + [(60, 2.0), (67, 1.0)]) == (0, "major")
+    assert analysis.in_key_share(c_major) == 1.0
+    with_sharps = c_major + [(61, 1.0), (REST, 1.0), (66, 1.0)]
+    assert analysis.in_key_share(with_sharps) == pytest.approx(8 / 10)
+    # Steps 2 2 1 2 2 2 1, then 72 -> 61 -> (rest) 66.
+    assert analysis.mean_interval(with_sharps) == pytest.approx((12 + 11 + 5) / 9)
+    same = analysis.melody_statistics([c_major], [c_major])
+    assert same["pitch_class_histogram_distance"] == 0.0
+    disjoint = analysis.melody_statistics([[(61, 1.0)]], [c_major])
+    assert disjoint["pitch_class_histogram_distance"] == pytest.approx(1.0)
