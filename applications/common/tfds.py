@@ -21,7 +21,7 @@ def missing_message(name: str, title: str, data_dir: Path | None) -> str | None:
     if list(where.expanduser().glob(f"{name}/**/dataset_info.json")):
         return None
     return (
-        f"{title} is not prepared in {where}: run `tfds build {name} --data_dir "
+        f"no prepared {title} in {where}: run `tfds build {name} --data_dir "
         f"{where}` on a machine with network (copy the directory here if that "
         f"is another machine), then pass --data-dir {where}"
     )

@@ -272,7 +272,7 @@ def test_imdb_absent_gives_one_line(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert "IMDB reviews are not prepared in" in result.stderr
+    assert "no prepared IMDB reviews in" in result.stderr
     assert "tfds build imdb_reviews" in result.stderr
 
 
