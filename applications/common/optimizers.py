@@ -49,7 +49,19 @@ OPTIMIZERS: dict[str, OptimizerChoice] = {
         "keras_bp:RecurrentBackprop",
         summary="keras_bp.RecurrentBackprop() (forgetting factor 0.9, scaled form)",
     ),
+    "recurrent-as-written": OptimizerChoice(
+        "keras_bp:RecurrentBackprop",
+        # The history is not scaled by eta in this form: 0.9 diverges, 0.2 trains.
+        {"forgetting_factor": 0.2, "scale_history": False},
+        summary="keras_bp.RecurrentBackprop(forgetting_factor=0.2, "
+        "scale_history=False)",
+    ),
     "sgd": OptimizerChoice("keras.optimizers:SGD", summary="keras.optimizers.SGD"),
+    "sgd-momentum": OptimizerChoice(
+        "keras.optimizers:SGD",
+        {"momentum": 0.9},
+        summary="keras.optimizers.SGD(momentum=0.9)",
+    ),
     "adam": OptimizerChoice("keras.optimizers:Adam", summary="keras.optimizers.Adam"),
 }
 
