@@ -162,3 +162,23 @@ def run_app(prog: str, job: Callable[[], object]) -> int:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def build_model_parser(prog: str, description: str, model_help: str) -> ArgumentParser:
+    """A parser for a command that uses a trained run: `--model DIR` (required).
+
+    For the `predict` / `generate` commands beside a pipeline's training.
+    """
+    parser = ArgumentParser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--model",
+        type=existing_dir,
+        required=True,
+        metavar="DIR",
+        help=model_help,
+    )
+    return parser
