@@ -29,7 +29,6 @@ from applications.timeseries import data
 
 PROG = "python -m applications.timeseries"
 DEFAULT_EPOCHS = 300
-DEFAULT_OPTIMIZER = "recurrent"
 # The keys of model.CELLS, named here so that parsing needs no Keras.
 CELLS = ("simple", "gru", "lstm")
 DEFAULT_CACHE = Path("~/.cache/keras-bp/timeseries")
@@ -45,7 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
         default_epochs=DEFAULT_EPOCHS,
         default_output="runs/timeseries",
     )
-    parser.set_defaults(optimizer=DEFAULT_OPTIMIZER)
     _add_data_flags(parser)
     parser.add_argument(
         "--window",
@@ -142,18 +140,11 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_predict_parser() -> argparse.ArgumentParser:
     """`predict --model DIR` and the data flags."""
-    parser = cli.ArgumentParser(
-        prog=f"{PROG} predict",
-        description="Forecast the steps after the end of a series with a "
-        "trained model (from the series' last --window values).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--model",
-        type=cli.existing_dir,
-        required=True,
-        metavar="DIR",
-        help="the --output directory of a training run",
+    parser = cli.build_model_parser(
+        f"{PROG} predict",
+        "Forecast the steps after the end of a series with a trained model "
+        "(from the series' last --window values).",
+        "the --output directory of a training run",
     )
     _add_data_flags(parser)
     return parser
