@@ -19,7 +19,7 @@ from applications.common import cli
 from applications.digits import data
 
 PROG = "python -m applications.digits"
-DEFAULT_EPOCHS = 300
+DEFAULT_EPOCHS = 500
 # The keys of model.BUILDERS, named here so that parsing needs no Keras.
 MODELS = ("dense", "cnn")
 
