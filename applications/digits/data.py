@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from applications.common.cli import AppError
-from applications.common.data import Splits
+from applications.common.data import Splits, stratified_holdout, stratified_split
 
 DATASETS = ("digits", "mnist")
 
@@ -28,39 +28,6 @@ MNIST_VALIDATION_SIZE = 10_000
 _TFDS_DEFAULT_DIR = "~/tensorflow_datasets"
 
 
-def stratified_split(
-    images: np.ndarray,
-    labels: np.ndarray,
-    *,
-    test_fraction: float = TEST_FRACTION,
-    validation_fraction: float = VALIDATION_FRACTION,
-    seed: int = SPLIT_SEED,
-) -> Splits:
-    """Split into train/validation/test, each with every class's share.
-
-    The fractions are of the whole set; the train split gets the rest.
-    """
-    rest_images, test_images, rest_labels, test_labels = _stratified(
-        images, labels, round(test_fraction * len(images)), seed
-    )
-    train_images, val_images, train_labels, val_labels = _stratified(
-        rest_images, rest_labels, round(validation_fraction * len(images)), seed
-    )
-    return Splits(
-        train=(train_images, train_labels),
-        validation=(val_images, val_labels),
-        test=(test_images, test_labels),
-    )
-
-
-def _stratified(images, labels, size, seed):
-    from sklearn.model_selection import train_test_split
-
-    return train_test_split(
-        images, labels, test_size=size, random_state=seed, stratify=labels
-    )
-
-
 def load_digits() -> Splits:
     """scikit-learn's 8x8 digits (1,797 images by 43 writers), split 70/10/20."""
     from sklearn.datasets import load_digits as sklearn_digits
@@ -69,7 +36,25 @@ def load_digits() -> Splits:
     # Pixels are counts 0-16 of set cells in a 4x4 block of the 32x32 scan.
     images = (bunch.images / 16.0).astype(np.float32)[..., np.newaxis]
     labels = bunch.target.astype(np.int32)
-    return stratified_split(images, labels)
+    return split(images, labels)
+
+
+def split(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    test_fraction: float = TEST_FRACTION,
+    validation_fraction: float = VALIDATION_FRACTION,
+    seed: int = SPLIT_SEED,
+) -> Splits:
+    """Stratified train/validation/test split; fractions are of the whole set."""
+    return stratified_split(
+        images,
+        labels,
+        test_size=round(test_fraction * len(images)),
+        validation_size=round(validation_fraction * len(images)),
+        seed=seed,
+    )
 
 
 def mnist_missing_message(data_dir: Path | None) -> str | None:
@@ -107,14 +92,10 @@ def load_mnist(data_dir: Path | None) -> Splits:
             as_supervised=True,
         )
     )
-    train_images, val_images, train_labels, val_labels = _stratified(
+    train, validation = stratified_holdout(
         *_mnist_arrays(train), MNIST_VALIDATION_SIZE, SPLIT_SEED
     )
-    return Splits(
-        train=(train_images, train_labels),
-        validation=(val_images, val_labels),
-        test=_mnist_arrays(test),
-    )
+    return Splits(train=train, validation=validation, test=_mnist_arrays(test))
 
 
 def _mnist_arrays(images_and_labels):

@@ -45,9 +45,9 @@ def test_digits_split_keeps_each_class_share(splits):
 def test_stratified_split_is_disjoint_complete_and_seeded():
     labels = np.repeat(np.arange(5), 40)
     index = np.arange(len(labels))
-    first = data.stratified_split(index, labels, seed=3)
-    again = data.stratified_split(index, labels, seed=3)
-    other = data.stratified_split(index, labels, seed=4)
+    first = data.split(index, labels, seed=3)
+    again = data.split(index, labels, seed=3)
+    other = data.split(index, labels, seed=4)
     parts = [first.train[0], first.validation[0], first.test[0]]
     assert [len(p) for p in parts] == [140, 20, 40]
     np.testing.assert_array_equal(np.sort(np.concatenate(parts)), index)
