@@ -35,6 +35,9 @@ MODELS = ("gru", "lstm", "bow")
 TOKEN_LEVELS = ("character", "word")
 DEFAULT_EPOCHS = {"gru": 12, "lstm": 12, "bow": 10}
 DEFAULT_OPTIMIZER = "adam"
+# Adam's own 0.001 leaves the character GRU at 0.943 after 12 epochs on the
+# default task; 0.003 reaches 0.96 (0.955 validation by epoch 5).
+RECURRENT_ADAM_LEARNING_RATE = 0.003
 # Vocabulary sizes: characters of 15 scripts fit in 2,000; words and
 # character n-grams need more.
 DEFAULT_MAX_TOKENS = {"character": 2_000, "word": 20_000, "bow": 20_000}
@@ -53,11 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
         default_output="runs/text",
     )
     parser.set_defaults(optimizer=DEFAULT_OPTIMIZER, epochs=None)
+    # The shared flags' help states the shared defaults; these depend on --model.
+    helps = {
+        "epochs": "training epochs; default: "
+        + ", ".join(f"{n} for {m}" for m, n in DEFAULT_EPOCHS.items()),
+        "learning_rate": "the learning rate (for Rprop: the initial step size); "
+        f"default: {RECURRENT_ADAM_LEARNING_RATE} for adam with gru/lstm, else "
+        "the optimizer's own",
+    }
     for action in parser._actions:
-        if action.dest == "epochs":
-            action.help = "training epochs; default: " + ", ".join(
-                f"{n} for {m}" for m, n in DEFAULT_EPOCHS.items()
-            )
+        action.help = helps.get(action.dest, action.help)
     parser.add_argument(
         "--task",
         choices=data.TASKS,
@@ -165,6 +173,9 @@ def _resolve(args: argparse.Namespace) -> None:
     """Fill in the defaults that depend on other flags."""
     if args.epochs is None:
         args.epochs = DEFAULT_EPOCHS[args.model]
+    recurrent = args.model != "bow"
+    if recurrent and args.optimizer == "adam" and args.learning_rate is None:
+        args.learning_rate = RECURRENT_ADAM_LEARNING_RATE
     if args.tokens is None:
         by_character = args.dir is None and args.dataset == "chatterbot"
         by_character = by_character and args.task == "language"

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from applications.common.cli import AppError
+from applications.common.optimizers import OPTIMIZERS
 from applications.text import data
 from applications.text.__main__ import main
 
@@ -137,14 +138,11 @@ def test_split_is_stratified_disjoint_and_fixed(language_corpus):
 # --- sparse embedding gradients -------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name", ["irprop-", "irprop+", "rprop-", "rprop+", "recurrent", "sgd", "adam"]
-)
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_embedding_rows_of_unseen_tokens_stay_put_with_each_optimizer(name):
     import keras
     import tensorflow as tf
 
-    from applications.common.optimizers import OPTIMIZERS
     from applications.text import model
 
     keras.utils.set_random_seed(0)
