@@ -41,7 +41,7 @@ def _positive(text, convert, kind):
     except ValueError:
         value = None
     if value is None or not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive {kind}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive {kind}, got {text}")
     return value
 
 

@@ -87,7 +87,7 @@ def test_model_choices_are_the_model_builders():
         (["--optimizer", "newton"], "invalid choice: 'newton'"),
         (["--epochs", "0"], "--epochs: expected a positive integer, got 0"),
         (["--epochs", "-2"], "--epochs: expected a positive integer, got -2"),
-        (["--epochs", "ten"], "--epochs: expected a positive integer, got 'ten'"),
+        (["--epochs", "ten"], "--epochs: expected a positive integer, got ten"),
         (["--batch-size", "0"], "--batch-size: expected a positive integer"),
         (["--learning-rate", "-1"], "--learning-rate: expected a positive number"),
         (["--data-dir", "/no/such/dir"], "--data-dir: no such directory"),
