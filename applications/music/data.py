@@ -6,7 +6,7 @@ consecutive rests. The tokens of a melody are its events, each
 (pitch, duration) pair one word of a joint vocabulary (see `Vocabulary`).
 
 The default data are the soprano lines of the 371 four-part chorales in
-music21's corpus, parsed once (two to three minutes) and cached; the melody
+music21's corpus, parsed once (one to three minutes) and cached; the melody
 of a MIDI file is its highest sounding note at each onset.
 
 music21 and pretty_midi are imported where they are used: the command line
