@@ -112,18 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_generate_parser() -> argparse.ArgumentParser:
     """The flags of `generate`."""
-    parser = cli.ArgumentParser(
-        prog=f"{PROG} generate",
-        description="Continue seed notes with a trained melody model; write a "
-        "MIDI file and a piano-roll PNG.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--model",
-        type=cli.existing_dir,
-        required=True,
-        metavar="DIR",
-        help="a training run's output directory (model.keras, vocabulary.json)",
+    parser = cli.build_model_parser(
+        f"{PROG} generate",
+        "Continue seed notes with a trained melody model; write a MIDI file and "
+        "a piano-roll PNG.",
+        "a training run's output directory (model.keras, vocabulary.json)",
     )
     parser.add_argument(
         "--length", type=cli.positive_int, default=64, help="notes to generate"

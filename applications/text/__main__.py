@@ -144,16 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_predict_parser() -> argparse.ArgumentParser:
     """`predict --model DIR TEXT...`."""
-    parser = cli.ArgumentParser(
-        prog=f"{PROG} predict",
-        description="Print the predicted class of each text and its probability.",
-    )
-    parser.add_argument(
-        "--model",
-        type=cli.existing_dir,
-        required=True,
-        metavar="DIR",
-        help="the output directory of a training run",
+    parser = cli.build_model_parser(
+        f"{PROG} predict",
+        "Print the predicted class of each text and its probability.",
+        "the output directory of a training run",
     )
     parser.add_argument("texts", nargs="+", metavar="TEXT", help="texts to classify")
     return parser

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from applications.common.cli import AppError
-from applications.common.data import Splits
+from applications.common.data import Splits, stratified_holdout, stratified_split
 
 TASKS = ("language", "topic")
 DATASETS = ("chatterbot", "imdb")
@@ -189,14 +189,10 @@ def load_imdb(data_dir: Path | None) -> Splits:
     from applications.common import tfds
 
     train, test = tfds.load_train_test("imdb_reviews", "IMDB reviews", data_dir)
-    train_texts, val_texts, train_labels, val_labels = _stratified(
+    train, validation = stratified_holdout(
         *_decoded(train), IMDB_VALIDATION_SIZE, SPLIT_SEED
     )
-    return Splits(
-        train=(train_texts, train_labels),
-        validation=(val_texts, val_labels),
-        test=_decoded(test),
-    )
+    return Splits(train=train, validation=validation, test=_decoded(test))
 
 
 def _decoded(texts_and_labels):
@@ -231,24 +227,12 @@ def split(
     classes = len(corpus.class_names)
     test_size = max(round(test_fraction * total), classes)
     validation_size = max(round(validation_fraction * total), classes)
-    rest_texts, test_texts, rest_labels, test_labels = _stratified(
-        corpus.texts, corpus.labels, test_size, seed
-    )
-    train_texts, val_texts, train_labels, val_labels = _stratified(
-        rest_texts, rest_labels, validation_size, seed
-    )
-    return Splits(
-        train=(train_texts, train_labels),
-        validation=(val_texts, val_labels),
-        test=(test_texts, test_labels),
-    )
-
-
-def _stratified(texts, labels, size, seed):
-    from sklearn.model_selection import train_test_split
-
-    return train_test_split(
-        texts, labels, test_size=size, random_state=seed, stratify=labels
+    return stratified_split(
+        corpus.texts,
+        corpus.labels,
+        test_size=test_size,
+        validation_size=validation_size,
+        seed=seed,
     )
 
 
