@@ -1,6 +1,10 @@
 """Resilient backpropagation (Rprop) and its improved variants."""
 
+import math
+import numbers
+
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -134,26 +138,29 @@ class Rprop(keras.optimizers.Optimizer):
         name="rprop",
         **kwargs,
     ):
-        if isinstance(learning_rate, bool) or not isinstance(
-            learning_rate, (int, float)
+        if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(
+            learning_rate, numbers.Real
         ):
             raise ValueError(
                 "Rprop adapts its own step sizes: `learning_rate` is the initial "
                 f"step size and must be a positive number, got {learning_rate!r}."
             )
-        if not learning_rate > 0:
-            raise ValueError(f"`learning_rate` must be > 0, got {learning_rate!r}.")
+        if not 0 < learning_rate < math.inf:
+            raise ValueError(
+                f"`learning_rate` must be finite and > 0, got {learning_rate!r}."
+            )
         eta_minus, eta_plus = _pair("etas", etas)
-        if not 0 < eta_minus < 1 < eta_plus:
+        if not 0 < eta_minus < 1 < eta_plus < math.inf:
             raise ValueError(
                 "`etas` must be (eta_minus, eta_plus) with "
-                f"0 < eta_minus < 1 < eta_plus, got {tuple(etas)!r}."
+                f"0 < eta_minus < 1 < eta_plus < inf, got {tuple(etas)!r}."
             )
         step_min, step_max = _pair("step_sizes", step_sizes)
-        if not 0 <= step_min <= step_max:
+        if not (0 <= step_min <= step_max < math.inf and step_max > 0):
             raise ValueError(
                 "`step_sizes` must be (Delta_min, Delta_max) with "
-                f"0 <= Delta_min <= Delta_max, got {tuple(step_sizes)!r}."
+                f"0 <= Delta_min <= Delta_max < inf and Delta_max > 0, "
+                f"got {tuple(step_sizes)!r}."
             )
         if not isinstance(variant, str) or variant.lower() not in VARIANTS:
             raise ValueError(
@@ -166,12 +173,17 @@ class Rprop(keras.optimizers.Optimizer):
         self._initial_step = float(learning_rate)
         if self.variant == "irprop+":
             # The loss of the current and of the last step, shared by every
-            # weight. Each replica holds the same all-reduced value.
+            # weight; float64, so that a rise too small for float32 still
+            # counts. Assigning the loss in a replica sums the replicas' shares,
+            # as Keras sums their gradients.
             self._loss = self.add_variable(
-                (), name="loss", aggregation="only_first_replica"
+                (), dtype="float64", name="loss", aggregation="sum"
             )
             self._previous_loss = self.add_variable(
-                (), name="previous_loss", aggregation="only_first_replica"
+                (),
+                dtype="float64",
+                name="previous_loss",
+                aggregation="only_first_replica",
             )
 
     def build(self, variables):
@@ -213,13 +225,13 @@ class Rprop(keras.optimizers.Optimizer):
         if loss is None:
             raise ValueError(
                 "Rprop(variant='irprop+') compares the loss between steps, so it "
-                "needs the loss: train with keras_bp.Model instead of "
-                "keras.Model, or call optimizer.apply(grads, variables, loss=loss)."
+                "needs the loss: build the model as keras_bp.Model(inputs, "
+                "outputs) (not keras.Model or keras.Sequential), or call "
+                "optimizer.apply(grads, variables, loss=loss). It does not work "
+                "inside a LossScaleOptimizer (mixed precision), which does not "
+                "pass the loss on."
             )
-        loss = tf.cast(tf.convert_to_tensor(loss), self._loss.dtype)
-        replica_context = tf.distribute.get_replica_context()
-        if replica_context is not None:
-            loss = replica_context.all_reduce(tf.distribute.ReduceOp.SUM, loss)
+        loss = tf.cast(tf.convert_to_tensor(loss, dtype_hint="float64"), "float64")
         self._previous_loss.assign(self._loss)
         self._loss.assign(loss)
         return super().apply(grads, trainable_variables)

@@ -169,9 +169,13 @@ def test_rprop_plus_undoes_last_change_on_sign_flip():
     np.testing.assert_allclose(trajectory[:, 0], [-0.5, -1.1, -0.5])
 
 
-@pytest.mark.parametrize("loss_rose, expected_last", [(True, -0.5), (False, -1.1)])
-def test_irprop_plus_undoes_only_when_loss_rose(loss_rose, expected_last):
-    losses = [3.0, 2.0, 2.5 if loss_rose else 1.5]
+@pytest.mark.parametrize(
+    "last_loss, expected_last",
+    # 2.0 + 1e-9 rounds to 2.0 in float32: the loss is kept in float64.
+    [(2.5, -0.5), (2.0 + 1e-9, -0.5), (1.5, -1.1)],
+)
+def test_irprop_plus_undoes_only_when_loss_rose(last_loss, expected_last):
+    losses = [3.0, 2.0, last_loss]
     optimizer = keras_bp.Rprop(0.5, variant="irprop+")
     trajectory = replay(
         optimizer, [0.0], lambda t, w: ([1.0, 1.0, -1.0][t], losses[t]), 3
@@ -357,6 +361,11 @@ def test_learning_rate_is_clamped_into_step_sizes():
         (dict(learning_rate=0.0), "learning_rate"),
         (dict(learning_rate=-1.0), "learning_rate"),
         (dict(learning_rate="fast"), "learning_rate"),
+        (dict(learning_rate=float("inf")), "finite"),
+        (dict(learning_rate=np.bool_(True)), "learning_rate"),
+        (dict(etas=(0.5, float("inf"))), "eta_plus < inf"),
+        (dict(step_sizes=(0.0, float("inf"))), "Delta_max < inf"),
+        (dict(step_sizes=(0.0, 0.0)), "Delta_max > 0"),
         (
             dict(
                 learning_rate=keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)
@@ -377,6 +386,15 @@ def test_learning_rate_is_clamped_into_step_sizes():
 def test_constructor_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         keras_bp.Rprop(**kwargs)
+
+
+@pytest.mark.parametrize("value", [np.float32(0.1), np.int64(1), np.float64(0.1)])
+def test_numpy_scalars_are_numbers_too(value):
+    w = keras.Variable(np.zeros(1), dtype="float64")
+    keras_bp.Rprop(value, etas=np.array([0.5, 1.2])).apply(
+        [tf.constant([1.0], tf.float64)], [w]
+    )
+    np.testing.assert_allclose(w.numpy(), [-float(value)], rtol=1e-7)
 
 
 def test_variant_name_is_case_insensitive():
@@ -412,7 +430,9 @@ MIRRORED_SCRIPT = textwrap.dedent(
     assert mirrored.num_replicas_in_sync == 2
     for variant in sys.argv[1:]:
         single = run(tf.distribute.get_strategy(), variant)
-        multi = run(mirrored, variant)
+        # A fresh strategy each time, after other models have trained on one:
+        # the loss's reduction must not clash with theirs.
+        multi = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), variant)
         for a, b in zip(single, multi):
             np.testing.assert_allclose(a, b, atol=1e-6)
     print("SAME")
@@ -422,8 +442,8 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
 def test_mirrored_strategy_gives_same_weights_as_one_device():
     result = subprocess.run(
-        # irprop+ all-reduces the loss, rprop+ keeps one more slot a weight.
-        [sys.executable, "-c", MIRRORED_SCRIPT, "irprop+", "rprop+"],
+        # irprop+ reduces the loss across replicas, after a model that does not.
+        [sys.executable, "-c", MIRRORED_SCRIPT, "rprop+", "irprop+"],
         capture_output=True,
         text=True,
         timeout=600,
