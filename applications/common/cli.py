@@ -35,6 +35,19 @@ def positive_float(text: str) -> float:
     return _positive(text, float, "number")
 
 
+def seed(text: str) -> int:
+    """argparse type: a random seed, an integer from 0 to 2**32 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to {2**32 - 1}, got {text!r}"
+        )
+    return value
+
+
 def _positive(text, convert, kind):
     try:
         value = convert(text)
@@ -111,7 +124,7 @@ def build_parser(
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=seed,
         default=0,
         help="seeds the weight initialisation and the batch order "
         "(the train/validation/test split is fixed)",

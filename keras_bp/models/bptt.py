@@ -688,6 +688,12 @@ class BPTTModel(Model):
 
 
 def _check_cell(cell):
+    if isinstance(cell, keras.layers.RNN):
+        raise ValueError(
+            "`cell` must be an RNN cell, not a whole recurrent layer: BPTTModel "
+            f"does the unrolling itself. Got {cell!r}; pass its cell, e.g. "
+            "keras.layers.SimpleRNNCell(8) instead of keras.layers.SimpleRNN(8)."
+        )
     if not (isinstance(cell, keras.layers.Layer) and hasattr(cell, "state_size")):
         raise ValueError(
             "`cell` must be a Keras RNN cell: a keras.layers.Layer with a "

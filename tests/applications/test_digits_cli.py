@@ -92,6 +92,8 @@ def test_model_choices_are_the_model_builders():
         (["--learning-rate", "-1"], "--learning-rate: expected a positive number"),
         (["--data-dir", "/no/such/dir"], "--data-dir: no such directory"),
         (["--dataset", "cifar"], "invalid choice: 'cifar'"),
+        (["--seed", "-1"], "--seed: expected an integer from 0 to 4294967295"),
+        (["--seed", "4294967296"], "--seed: expected an integer from 0"),
     ],
 )
 def test_bad_flag_exits_2_with_one_line(argv, message, capsys, tmp_path):

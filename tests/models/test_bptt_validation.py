@@ -25,6 +25,10 @@ def make(**kwargs):
         ({"k1": 3, "k2": 2}, r"`k2` .* must be >= `k1`.*k1=3, k2=2"),
         ({"cell": keras.layers.Dense(2)}, "`cell` must be a Keras RNN cell"),
         ({"cell": "lstm"}, "`cell` must be a Keras RNN cell"),
+        (
+            {"cell": keras.layers.LSTM(2)},
+            "not a whole recurrent layer",
+        ),
         ({"head": "dense"}, "`head` must be a keras.layers.Layer"),
         ({"embedding": np.ones(3)}, "`embedding` must be a keras.layers.Layer"),
         ({"return_sequences": "yes"}, "`return_sequences` must be True or False"),
