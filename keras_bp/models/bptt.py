@@ -296,6 +296,9 @@ class BPTTModel(Model):
             body,
             (tf.constant(0), outputs, last_output, *states),
             maximum_iterations=steps,
+            # As keras.layers.RNN runs its loop.
+            parallel_iterations=32,
+            swap_memory=True,
         )
         return _stack_time(outputs), states
 
