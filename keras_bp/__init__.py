@@ -7,9 +7,11 @@
   optimizer (iRprop+ needs it).
 - `BPTTModel`: a recurrent model trained by explicit backpropagation
   through time, full or truncated BPTT(k2; k1).
+- `GradientNormsThroughTime`: a callback recording those norms during `fit`.
 - `plot_gradient_norms`: plot `BPTTModel.gradient_norms_through_time`.
 """
 
+from keras_bp.callbacks import GradientNormsThroughTime
 from keras_bp.models import BPTTModel, Model, plot_gradient_norms
 from keras_bp.optimizers import RecurrentBackprop, Rprop
 
@@ -17,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BPTTModel",
+    "GradientNormsThroughTime",
     "Model",
     "RecurrentBackprop",
     "Rprop",

@@ -108,9 +108,12 @@ class BPTTModel(Model):
             Defaults to `None`.
         **kwargs: passed to `keras.Model` (`name`, ...).
 
-    Inputs are `(batch, time, features)` (or whatever `embedding` maps to
-    that); targets `(batch, time, ...)` with `return_sequences=True`, else
-    `(batch, ...)`.
+    Inputs are `(batch, time, features)` floats (or whatever `embedding`
+    maps to that); targets `(batch, time, ...)` with
+    `return_sequences=True`, else `(batch, ...)`. Under a mixed precision
+    policy the time loop runs in the cell's compute dtype (float16).
+    `keras_bp.GradientNormsThroughTime` records
+    `gradient_norms_through_time` during `fit`.
 
     References:
         - [Williams & Peng, 1990](https://doi.org/10.1162/neco.1990.2.4.490):
@@ -195,9 +198,24 @@ class BPTTModel(Model):
 
     def _embed(self, inputs, with_mask=True):
         """The `(batch, time, features)` sequences and their mask (or None)."""
-        sequences = inputs if self.embedding is None else self.embedding(inputs)
+        if self.embedding is None:
+            _check_float_inputs(inputs)
+            # As Keras autocasts a layer's inputs: under a mixed precision
+            # policy the cell computes (and its loop carries) float16.
+            sequences = tf.cast(inputs, self.cell.compute_dtype)
+        else:
+            sequences = self.embedding(inputs)
         _check_sequence_shape(sequences.shape)
+        self._check_features(sequences.shape)
         return sequences, self._mask(inputs) if with_mask else None
+
+    def _check_features(self, shape):
+        built_for = getattr(self, "_input_features", None)
+        if built_for is not None and shape[2] is not None and shape[2] != built_for:
+            raise ValueError(
+                f"BPTTModel was built for {built_for} features a step, got "
+                f"sequences of shape {tuple(shape)}."
+            )
 
     def _mask(self, inputs):
         """`(batch, time)` booleans, False at padded steps, or None."""
@@ -312,13 +330,14 @@ class BPTTModel(Model):
     def _explicit_forward(self, sequences, state, mask):
         """The states h_1..h_n `(batch, n, units)` of a SimpleRNNCell."""
         cell = self.cell
-        projected = tf.einsum("btf,fu->btu", sequences, cell.kernel)
-        if cell.bias is not None:
-            projected = projected + cell.bias
+        kernel, recurrent_kernel, bias = self._explicit_weights(sequences.dtype)
+        projected = tf.einsum("btf,fu->btu", sequences, kernel)
+        if bias is not None:
+            projected = projected + bias
 
         def step(h, elements):
             a_without_h, *keep = elements
-            new = cell.activation(a_without_h + tf.matmul(h, cell.recurrent_kernel))
+            new = cell.activation(a_without_h + tf.matmul(h, recurrent_kernel))
             return tf.where(keep[0][:, None], new, h) if keep else new
 
         elements = _time_major_all(projected, mask)
@@ -340,7 +359,8 @@ class BPTTModel(Model):
         """
         cell = self.cell
         derivative = _DERIVATIVES[keras.activations.serialize(cell.activation)]
-        recurrent_t = tf.transpose(cell.recurrent_kernel)
+        kernel, recurrent_kernel, _ = self._explicit_weights(sequences.dtype)
+        recurrent_t = tf.transpose(recurrent_kernel)
 
         def step(carry, elements):
             carried, _, _ = carry
@@ -360,14 +380,23 @@ class BPTTModel(Model):
         )
         deltas, dh = _batch_major(deltas), _batch_major(dh)
         previous = tf.concat([h0[:, None], states[:, :-1]], axis=1)
-        grads = {
-            id(cell.kernel): tf.einsum("btf,btu->fu", sequences, deltas),
-            id(cell.recurrent_kernel): tf.einsum("btv,btu->vu", previous, deltas),
-        }
+        grads = [
+            (cell.kernel, tf.einsum("btf,btu->fu", sequences, deltas)),
+            (cell.recurrent_kernel, tf.einsum("btv,btu->vu", previous, deltas)),
+        ]
         if cell.bias is not None:
-            grads[id(cell.bias)] = tf.reduce_sum(deltas, axis=(0, 1))
-        d_sequences = tf.einsum("btu,fu->btf", deltas, cell.kernel)
+            grads.append((cell.bias, tf.reduce_sum(deltas, axis=(0, 1))))
+        # Under a mixed precision policy the recursion runs in float16; each
+        # gradient takes its (float32) variable's dtype, as autodiff's do.
+        grads = {id(v): tf.cast(g, v.dtype) for v, g in grads}
+        d_sequences = tf.einsum("btu,fu->btf", deltas, kernel)
         return grads, d_sequences, dh
+
+    def _explicit_weights(self, dtype):
+        """The SimpleRNNCell's kernel, recurrent kernel and bias in `dtype`."""
+        cell = self.cell
+        weights = (cell.kernel, cell.recurrent_kernel, cell.bias)
+        return tuple(None if w is None else tf.cast(w, dtype) for w in weights)
 
     # --- one window of training ---------------------------------------------
 
@@ -575,6 +604,32 @@ class BPTTModel(Model):
 
     # --- checks and diagnostics ---------------------------------------------
 
+    # fit, evaluate and predict check their x in Python first: inside Keras's
+    # retraced step functions the feature axis may no longer be static.
+    def fit(self, x=None, *args, **kwargs):
+        self._check_data(x)
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        self._check_data(x)
+        return super().evaluate(x, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self._check_data(x)
+        return super().predict(x, *args, **kwargs)
+
+    def _check_data(self, x):
+        """Dtype, rank and feature count of array or tf.data inputs."""
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            x = spec[0] if isinstance(spec, tuple) else spec
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            return
+        if self.embedding is None:
+            _check_float_inputs(x)
+            _check_sequence_shape(x.shape)
+            self._check_features(x.shape)
+
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
@@ -751,6 +806,17 @@ def _check_explicit(cell):
         raise ValueError(
             'gradient="explicit" does not support dropout, got dropout='
             f"{cell.dropout}, recurrent_dropout={cell.recurrent_dropout}."
+        )
+
+
+def _check_float_inputs(inputs):
+    dtype = tf.as_dtype(inputs.dtype)
+    if not dtype.is_floating:
+        raise ValueError(
+            f"BPTTModel without an `embedding` expects float sequences, got "
+            f"{dtype.name} inputs: for token ids pass e.g. "
+            "embedding=keras.layers.Embedding(vocabulary_size, dim), else cast "
+            "x to float32."
         )
 
 

@@ -222,6 +222,56 @@ def test_gradient_norms_of_lstm_include_the_cell_state():
     np.testing.assert_allclose(norms[-1], expected_last, rtol=1e-5)
 
 
+@pytest.mark.parametrize("gradient", ["autodiff", "explicit"])
+def test_gradient_norms_callback_records_the_reference_norms(gradient):
+    case = load_case()
+    x, y = np.array(case["x"]), np.array(case["y"])
+    model = elman(case["weights"], gradient=gradient)
+    recorder = keras_bp.GradientNormsThroughTime(x, y, every=2)
+    with floatx("float64"):
+        # A zero learning rate keeps the case's weights, hence its norms.
+        model.compile(keras.optimizers.SGD(0.0), "mse")
+        model.fit(x, y, batch_size=len(x), epochs=5, verbose=0, callbacks=[recorder])
+    _, _, _, dstates = window_loss_and_grads(
+        case["weights"], x, y, np.zeros((2, 3)), 12
+    )
+    assert recorder.epochs == [2, 4]
+    for norms in recorder.norms:
+        np.testing.assert_allclose(
+            norms, np.linalg.norm(dstates, axis=(0, 2)), atol=1e-10
+        )
+
+
+def test_gradient_norms_callback_follows_the_training():
+    keras.utils.set_random_seed(8)
+    x, y = sequences(batch=4, steps=6)
+    model = BPTTModel(keras.layers.GRUCell(3), keras.layers.Dense(1), k1=3, k2=3)
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    recorder = keras_bp.GradientNormsThroughTime(x, y)
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[recorder])
+    assert recorder.epochs == [1, 2]
+    assert not np.allclose(recorder.norms[0], recorder.norms[1])
+    np.testing.assert_allclose(
+        recorder.norms[-1], model.gradient_norms_through_time(x, y), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("every", [0, -1, 1.5, True])
+def test_gradient_norms_callback_rejects_a_bad_period(every):
+    with pytest.raises(ValueError, match="`every` must be a positive integer"):
+        keras_bp.GradientNormsThroughTime(
+            np.ones((1, 2, 1)), np.ones((1, 2, 1)), every=every
+        )
+
+
+def test_gradient_norms_callback_needs_a_bptt_model():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    recorder = keras_bp.GradientNormsThroughTime(np.ones((2, 2)), np.ones((2, 1)))
+    with pytest.raises(ValueError, match="needs a keras_bp.BPTTModel"):
+        model.fit(np.ones((2, 2)), np.ones((2, 1)), verbose=0, callbacks=[recorder])
+
+
 def test_gradient_norms_need_a_compiled_loss():
     model = BPTTModel(keras.layers.SimpleRNNCell(2), keras.layers.Dense(1))
     x, y = sequences(batch=2, steps=3)
@@ -272,3 +322,27 @@ def test_masking_layer_marks_padded_float_steps():
     np.testing.assert_allclose(loss, expected_loss, atol=1e-10)
     for grad, name in zip(grads, NAMES):
         np.testing.assert_allclose(grad, expected[name], atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "cell, kwargs",
+    [
+        (keras.layers.GRUCell, {}),
+        (keras.layers.GRUCell, {"k1": 3, "k2": 5}),
+        (keras.layers.SimpleRNNCell, {"gradient": "explicit", "k1": 4, "k2": 4}),
+    ],
+)
+def test_mixed_precision_trains_as_float32_does(cell, kwargs):
+    x, y = sequences(batch=4, steps=12)
+    predictions = []
+    for policy in ("float32", "mixed_float16"):
+        with floatx("float32"):
+            keras.config.set_dtype_policy(policy)
+            keras.utils.set_random_seed(3)
+            model = BPTTModel(cell(4), keras.layers.Dense(1, dtype="float32"), **kwargs)
+            model.compile(keras.optimizers.SGD(0.1), "mse")
+            model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+            predictions.append(model.predict(x, verbose=0))
+    assert model.cell.compute_dtype == "float16"
+    # float16 keeps about three significant digits.
+    np.testing.assert_allclose(predictions[1], predictions[0], atol=5e-3)

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_bp import BPTTModel
 
@@ -85,3 +86,28 @@ def test_embedding_must_yield_sequences():
     model.compile("sgd", "mse")
     with pytest.raises(ValueError, match=r"got shape \(None, 5, 2, 3\)"):
         model.fit(np.ones((4, 5, 2, 2)), np.ones((4, 5, 1)), verbose=0)
+
+
+@pytest.mark.parametrize("truncation", [{}, {"k1": 2, "k2": 2}])
+def test_integer_inputs_without_an_embedding_raise(truncation):
+    model = make(**truncation)
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="expects float sequences, got int64"):
+        model.fit(np.ones((4, 5, 3), "int64"), np.ones((4, 5, 1)), verbose=0)
+
+
+@pytest.mark.parametrize("truncation", [{}, {"k1": 2, "k2": 2}])
+def test_another_feature_count_than_the_built_one_raises(truncation):
+    model = make(**truncation)
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 5, 3), "float32"), np.ones((4, 5, 1), "float32")
+    model.fit(x, y, verbose=0)
+    message = r"built for 3 features a step, got sequences of shape \(4, 5, 2\)"
+    for run in (model.fit, model.evaluate):
+        with pytest.raises(ValueError, match=message):
+            run(x[..., :2], y, verbose=0)
+    with pytest.raises(ValueError, match=message):
+        model.predict(x[..., :2], verbose=0)
+    dataset = tf.data.Dataset.from_tensor_slices((x[..., :2], y)).batch(2)
+    with pytest.raises(ValueError, match=r"built for 3 features.*\(None, 5, 2\)"):
+        model.fit(dataset, verbose=0)
