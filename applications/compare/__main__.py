@@ -209,6 +209,9 @@ def _task(args: argparse.Namespace, name: str) -> dict:
     from applications.compare import race, report, tasks
 
     task = tasks.LOADERS[name]()
+    # One untimed epoch first: TensorFlow's one-time start-up on a task
+    # would otherwise fall on whichever optimizer runs first.
+    race.run(task, args.optimizers[0], 0, budget_seconds=1.0, max_epochs=1)
     runs = {optimizer: [] for optimizer in args.optimizers}
     total, done = args.seeds * len(args.optimizers), 0
     # The optimizers take turns seed by seed, so a change in the machine's
