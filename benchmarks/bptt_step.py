@@ -3,8 +3,9 @@
 1. Training throughput (sequences a second) of full BPTT with BPTTModel
    (SimpleRNNCell, LSTMCell) at T = 50, 100, 200, against keras.layers
    SimpleRNN / LSTM in a Sequential model, trained with `fit` on the same
-   data in the same process, same compile settings. Prints the ratio
-   BPTTModel / Keras (target: >= 0.9).
+   data in the same process, same compile settings, the models taking turns
+   round after round. Prints the median over the rounds of the ratio
+   BPTTModel / Keras within a round (target: >= 0.9), and its range.
 2. Peak resident memory of one training epoch of truncated BPTT(k2; k1) as T
    grows with k2 fixed, next to full BPTT: each point runs in a fresh
    subprocess, so `ru_maxrss` is that configuration's own peak.
@@ -12,10 +13,12 @@
     python benchmarks/bptt_step.py            # both parts
     python benchmarks/bptt_step.py --quick    # fewer, shorter runs
     python benchmarks/bptt_step.py --part speed --jit-compile false
+    python benchmarks/bptt_step.py --part speed --clock process   # shared machine
 """
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -51,30 +54,44 @@ def build(kind, cell_name, units, steps, features, gradient="autodiff", k=None):
     )
 
 
-def throughputs(models, x, y, batch_size, epochs, jit_compile, repeats):
-    """Best sequences/second of each model over `repeats` timed runs.
+CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
 
-    The models take turns, run after run, so that a slow spell of a shared
-    machine falls on all of them alike.
+
+def throughputs(models, x, y, batch_size, epochs, jit_compile, repeats, clock):
+    """Sequences/second of each model in each of `repeats` rounds.
+
+    In a round every model trains once, in an order that rotates from round
+    to round, so that a slow spell of a shared machine falls on all of them
+    alike and a round's ratios compare runs made side by side. `clock` is a
+    key of CLOCKS: wall-clock seconds, or the CPU seconds of this process
+    (all its threads), which other processes on the machine hardly change.
+
+    Returns:
+        One list per round, of the models' rates in the given order.
     """
     import keras
 
     for model in models:
         model.compile(keras.optimizers.SGD(0.01), "mse", jit_compile=jit_compile)
         model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)  # compile
-    best = [0.0] * len(models)
-    for _ in range(repeats):
-        for index, model in enumerate(models):
-            start = time.perf_counter()
-            model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
-            rate = len(x) * epochs / (time.perf_counter() - start)
-            best[index] = max(best[index], rate)
-    return best
+    rounds = []
+    for round_index in range(repeats):
+        rates = [0.0] * len(models)
+        shift = round_index % len(models)
+        for index in [*range(shift, len(models)), *range(shift)]:
+            start = CLOCKS[clock]()
+            models[index].fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
+            rates[index] = len(x) * epochs / (CLOCKS[clock]() - start)
+        rounds.append(rates)
+    return rounds
 
 
 def speed(args):
     import keras
+    import numpy as np
 
+    unit = "seq/s" if args.clock == "wall" else "seq/cpu-s"
+    print(f"load average {os.getloadavg()[0]:.2f}; clock: {args.clock}", flush=True)
     rows = []
     for cell_name in ("simple_rnn", "lstm"):
         for steps in args.steps:
@@ -88,27 +105,31 @@ def speed(args):
                 models.append(
                     build(kind, cell_name, args.units, steps, args.features, gradient)
                 )
-            rates = throughputs(
-                models,
-                x,
-                y,
-                args.batch_size,
-                args.epochs,
-                args.jit_compile,
-                args.repeats,
+            rates = np.array(
+                throughputs(
+                    models,
+                    x,
+                    y,
+                    args.batch_size,
+                    args.epochs,
+                    args.jit_compile,
+                    args.repeats,
+                    args.clock,
+                )
             )
-            result = dict(zip(variants, rates))
-            reference = result[("keras", "autodiff")]
-            for (kind, gradient), value in result.items():
-                if kind == "keras":
-                    continue
-                rows.append((cell_name, steps, gradient, reference, value))
+            reference = np.median(rates[:, 0])
+            for index, (_, gradient) in enumerate(variants[1:], start=1):
+                ratios = rates[:, index] / rates[:, 0]
+                rate = np.median(rates[:, index])
+                rows.append((cell_name, steps, gradient, reference, ratios))
                 print(
                     f"{cell_name:10s} T={steps:4d} {gradient:9s} keras "
-                    f"{reference:8.0f} seq/s  BPTTModel {value:8.0f} seq/s  "
-                    f"ratio {value / reference:5.2f}",
+                    f"{reference:7.0f} {unit}  BPTTModel {rate:7.0f}"
+                    f" {unit}  ratio median {np.median(ratios):5.2f} "
+                    f"(rounds {ratios.min():.2f}-{ratios.max():.2f})",
                     flush=True,
                 )
+    print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
     return rows
 
 
@@ -177,8 +198,15 @@ def main():
     parser.add_argument("--sequences", type=int, default=1024)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9, help="rounds")
     parser.add_argument("--jit-compile", type=boolean, default="auto")
+    parser.add_argument(
+        "--clock",
+        choices=list(CLOCKS),
+        default="wall",
+        help="wall: sequences a wall-clock second; process: a CPU second of "
+        "this process (steadier on a shared machine)",
+    )
     parser.add_argument("--k2", type=int, default=50, help="truncation k1 = k2")
     parser.add_argument("--memory-units", type=int, default=256)
     parser.add_argument(
