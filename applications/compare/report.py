@@ -40,10 +40,14 @@ def mean_and_spread(values: Sequence[float]) -> tuple[float | None, float | None
 def summarize_task(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One optimizer's row on a task, from its runs (one per seed).
 
-    The epochs and seconds to the target are medians over the seeds that
-    reached it; `reached` counts them.
+    The test metric's mean and spread leave out diverged runs (a loss that
+    became NaN or infinite stops a run, and its weights then say nothing);
+    `diverged` counts them. The epochs and seconds to the target are
+    medians over the seeds that reached it; `reached` counts them.
     """
-    test_mean, test_std = mean_and_spread([r["test"] for r in runs])
+    test_mean, test_std = mean_and_spread(
+        [r["test"] for r in runs if not r["diverged"]]
+    )
     hits = [r["reached"] for r in runs if r["reached"] is not None]
     return {
         "seeds": len(runs),
@@ -82,10 +86,17 @@ def plot_curves(
     metric_label: str,
     target: float,
 ) -> None:
-    """Two panels of every optimizer's mean validation curve: by epoch, by second."""
+    """Two panels of every optimizer's mean validation curve: by epoch, by second.
+
+    Diverged runs are left out (their numbers would swamp the scale); an
+    optimizer whose every run diverged has no curve.
+    """
     figure, (by_epoch, by_second) = plt.subplots(1, 2, figsize=(13, 4.8))
     for name, runs in runs_by_optimizer.items():
-        epochs, seconds, curve = mean_curve(runs)
+        kept = [run for run in runs if not run["diverged"]]
+        if not kept:
+            continue
+        epochs, seconds, curve = mean_curve(kept)
         (line,) = by_epoch.plot(epochs, curve, label=name, linewidth=1.2)
         by_second.plot(seconds, curve, color=line.get_color(), linewidth=1.2)
     for axis, label in ((by_epoch, "epoch"), (by_second, "training seconds")):

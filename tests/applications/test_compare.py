@@ -109,8 +109,10 @@ def test_task_summary_takes_medians_over_the_seeds_that_reached_the_target():
     assert row["mean_epochs_run"] == 20
 
 
-def test_task_summary_leaves_diverged_runs_out_of_the_mean():
-    row = report.summarize_task([_run(math.nan, None, diverged=True), _run(0.5, None)])
+@pytest.mark.parametrize("diverged_test", [math.nan, 3e20])
+def test_task_summary_leaves_diverged_runs_out_of_the_mean(diverged_test):
+    runs = [_run(diverged_test, None, diverged=True), _run(0.5, None)]
+    row = report.summarize_task(runs)
     assert row["test_mean"] == 0.5 and row["test_std"] == 0.0
     assert row["diverged"] == 1 and row["median_epochs_to_target"] is None
 
