@@ -302,3 +302,15 @@ def test_unwritable_output_exits_2_without_traceback(tmp_path):
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "error: argument --output: cannot write" in lines[0]
     assert "Traceback" not in result.stderr and result.stderr.strip()
+
+
+def test_curves_plot_leaves_out_an_optimizer_whose_runs_all_diverged(tmp_path):
+    runs = {
+        "steady": [_run(0.5, None), _run(0.6, None, epochs=12)],
+        "diverged": [_run(math.nan, None, diverged=True)],
+    }
+    path = tmp_path / "curves.png"
+    report.plot_curves(runs, path, title="t", metric_label="m", target=0.5)
+    assert path.stat().st_size > 0
+    epochs, seconds, curve = report.mean_curve(runs["steady"])
+    assert len(epochs) == len(seconds) == len(curve) == 10  # the shorter run
