@@ -12,8 +12,8 @@ same for every optimizer:
   the pipeline's GRU forecaster (32 units, full BPTT). Metric: validation
   MAE in sunspots; target: the validation MAE of the pipeline's AR(9)
   baseline fitted on the training part (persistence, the last value as the
-  forecast, is far behind: every run beats it in an epoch or two). Test
-  metric: test MAE.
+  forecast, is far behind: almost every run beats it within two epochs).
+  Test metric: test MAE.
 - `text`: the language of a chatterbot-corpus utterance (the text
   pipeline's data and split, 15 languages; the first 3,000 of its 8,825
   shuffled training utterances) read by its character GRU cut down to 32
