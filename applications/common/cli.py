@@ -58,6 +58,24 @@ def _positive(text, convert, kind):
     return value
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except a `None` that the help text explains."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def set_help(parser: argparse.ArgumentParser, helps: dict[str, str]) -> None:
+    """Replace the help of the flags whose `dest` is a key of `helps`.
+
+    For a task whose default of a shared flag differs from the shared one.
+    """
+    for action in parser._actions:
+        action.help = helps.get(action.dest, action.help)
+
+
 def existing_dir(text: str) -> Path:
     """argparse type: a directory that exists."""
     path = Path(text).expanduser()
@@ -81,7 +99,7 @@ def build_parser(
     parser = ArgumentParser(
         prog=prog,
         description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     choices = "; ".join(f"{name}: {c.summary}" for name, c in OPTIMIZERS.items())
     parser.add_argument(
@@ -179,7 +197,7 @@ def build_model_parser(prog: str, description: str, model_help: str) -> Argument
     parser = ArgumentParser(
         prog=prog,
         description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--model",

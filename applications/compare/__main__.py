@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "optimizer keeps its class defaults on every task (no per-task "
         "learning rate); the Rprop variants train on the full batch, the "
         "others on batches of 32.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=cli.HelpFormatter,
     )
     parser.add_argument(
         "--tasks",

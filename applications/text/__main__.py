@@ -64,8 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"default: {RECURRENT_ADAM_LEARNING_RATE} for adam with gru/lstm, else "
         "the optimizer's own",
     }
-    for action in parser._actions:
-        action.help = helps.get(action.dest, action.help)
+    cli.set_help(parser, helps)
     parser.add_argument(
         "--task",
         choices=data.TASKS,

@@ -32,6 +32,12 @@ DEFAULT_EPOCHS = 300
 # The keys of model.CELLS, named here so that parsing needs no Keras.
 CELLS = ("simple", "gru", "lstm")
 DEFAULT_CACHE = Path("~/.cache/keras-bp/timeseries")
+DEFAULT_OPTIMIZER = "recurrent"
+# With RecurrentBackprop's own 0.01 and Keras's batch of 32 the GRU reaches
+# the same test MAE on CO2 (0.298) in three times the training time; 0.04 on
+# batches of 128 (the step scaled with the batch) gets there in 80-130 s.
+RECURRENT_LEARNING_RATE = 0.04
+RECURRENT_BATCH_SIZE = 128
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
         "`predict --model DIR` forecasts past the end of a series.",
         default_epochs=DEFAULT_EPOCHS,
         default_output="runs/timeseries",
+    )
+    parser.set_defaults(optimizer=DEFAULT_OPTIMIZER)
+    cli.set_help(
+        parser,
+        {
+            "learning_rate": "the learning rate (for Rprop: the initial step "
+            f"size); default: {RECURRENT_LEARNING_RATE} for recurrent, else the "
+            "optimizer's own",
+            "batch_size": "examples a step; default: "
+            f"{RECURRENT_BATCH_SIZE} for recurrent, the whole training set for "
+            "the Rprop variants (a full-batch method), 32 for the others",
+        },
     )
     _add_data_flags(parser)
     parser.add_argument(
@@ -180,6 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parse_args(parser, argv)
     _check_data_flags(parser, args)
     _check_truncation(parser, args)
+    if args.optimizer == "recurrent":
+        if args.learning_rate is None:
+            args.learning_rate = RECURRENT_LEARNING_RATE
+        if args.batch_size is None:
+            args.batch_size = RECURRENT_BATCH_SIZE
     return cli.run_app(PROG, lambda: _train(args))
 
 
@@ -188,7 +211,7 @@ def _load(args: argparse.Namespace) -> data.Series:
         return data.load_csv(
             args.csv, args.column, args.time_column, season=args.season or 1
         )
-    series = data.load(args.dataset or "co2")
+    series = data.load(args.dataset or data.DEFAULT_DATASET)
     if args.season is not None:
         series = dataclasses.replace(series, season=args.season)
     return series
@@ -196,6 +219,11 @@ def _load(args: argparse.Namespace) -> data.Series:
 
 def _train(args: argparse.Namespace) -> None:
     series = _load(args)
+    if 2 * series.season > len(series):
+        raise cli.AppError(
+            f"--season {series.season}: the series has {len(series)} values, "
+            "fewer than two seasons"
+        )
     window = args.window or series.window
     windows = data.make_windows(series.values, window, args.horizon)
     splits = windows.splits(series.values)
@@ -213,6 +241,7 @@ def _predict(args: argparse.Namespace) -> None:
             "--output directory of a training run"
         )
     saved = json.loads(path.read_text())
+    _use_trained_series(args, saved.get("data"))
     series = _load(args)
     window, horizon = saved["window"], saved["horizon"]
     if len(series) < window:
@@ -229,6 +258,31 @@ def _predict(args: argparse.Namespace) -> None:
     )
     for step, value in enumerate(forecasts, start=1):
         print(f"  +{step}: {value:.4f}")
+
+
+def _use_trained_series(args: argparse.Namespace, trained_on: dict | None) -> None:
+    """Forecast the training series by default; refuse another series.
+
+    The saved scales belong to that series. A CSV file may be another one
+    (the same series, grown), its column may not.
+    """
+    if trained_on is None:
+        return
+    if args.csv is None and args.dataset is None:
+        args.dataset = trained_on.get("dataset")
+        if "csv" in trained_on:
+            args.csv = Path(trained_on["csv"])
+            args.column = trained_on["column"]
+            args.time_column = trained_on["time_column"]
+        return
+    given = data.data_source(args)
+    same = ("dataset", "column")
+    if any(given.get(key) != trained_on.get(key) for key in same):
+        described = ", ".join(f"{k}={v}" for k, v in trained_on.items() if v)
+        raise cli.AppError(
+            f"--model was trained on {described}; forecast that series (give no "
+            "data flags to use it again), not another"
+        )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from applications.common.cli import AppError
 from applications.common.data import Splits
 
 DATASETS = ("co2", "sunspots")
+DEFAULT_DATASET = "co2"
 # The split is part of the data set's definition: chronological, test last.
 TRAIN_FRACTION = 0.70
 VALIDATION_FRACTION = 0.15
@@ -118,6 +119,8 @@ def load_csv(
         frame = pd.read_csv(path)
     except FileNotFoundError:
         raise AppError(f"--csv: no such file: {path}") from None
+    except IsADirectoryError:
+        raise AppError(f"--csv: {path} is a directory, expected a CSV file") from None
     except pd.errors.EmptyDataError:
         raise AppError(f"--csv: {path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
@@ -132,29 +135,32 @@ def load_csv(
         raise AppError(f"--csv: {path} has a header but no rows")
     raw = frame[column]
     numbers = pd.to_numeric(raw, errors="coerce")
-    bad = numbers.isna() & raw.notna()
+    bad = (numbers.isna() & raw.notna()) | np.isinf(numbers)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise AppError(
-            f"--column {column!r}: row {row + 1} holds {raw.iloc[row]!r}, "
-            "expected a number"
+            f"--column {column!r}: row {row + 1} holds {str(raw.iloc[row])!r}, "
+            "expected a finite number"
         )
     if time_column is None:
         time = np.arange(len(numbers))
         series = numbers.interpolate(method="linear", limit_direction="both")
     else:
-        stamps = pd.to_datetime(frame[time_column], errors="coerce")
-        if stamps.isna().any():
-            row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-            raise AppError(
-                f"--time-column {time_column!r}: row {row + 1} holds "
-                f"{frame[time_column].iloc[row]!r}, expected a date or time"
-            )
-        numbers.index = pd.DatetimeIndex(stamps)
-        series = numbers.interpolate(method="time", limit_direction="both")
-        time = stamps.to_numpy()
+        time = _time_stamps(frame[time_column], time_column)
+        if pd.api.types.is_numeric_dtype(time):
+            # Plain numbers (years, say) are times as they are, not dates.
+            numbers.index = pd.Index(time)
+            series = numbers.interpolate(method="index", limit_direction="both")
+        else:
+            numbers.index = pd.DatetimeIndex(time)
+            series = numbers.interpolate(method="time", limit_direction="both")
     if series.isna().all():
         raise AppError(f"--column {column!r}: {path} holds no numbers in it")
+    if series.nunique() == 1:
+        raise AppError(
+            f"--column {column!r}: every value is {float(series.iloc[0])}; a constant "
+            "series has nothing to forecast"
+        )
     return Series(
         f"{Path(path).name}: {column}",
         series.to_numpy(np.float64),
@@ -163,6 +169,45 @@ def load_csv(
         2 * season if season > 1 else 24,
         filled=int(numbers.isna().sum()),
     )
+
+
+def _time_stamps(raw, time_column: str) -> np.ndarray:
+    """The `--time-column` as numbers or datetimes, checked to increase."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(raw):
+        stamps = raw.astype(np.float64)
+        bad = ~np.isfinite(stamps.to_numpy())
+    else:
+        stamps = pd.to_datetime(raw, errors="coerce")
+        bad = stamps.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise AppError(
+            f"--time-column {time_column!r}: row {row + 1} holds "
+            f"{str(raw.iloc[row])!r}, expected a date, a time or a number"
+        )
+    times = stamps.to_numpy()
+    steps = np.flatnonzero(times[1:] <= times[:-1])
+    if len(steps):
+        row = int(steps[0]) + 2
+        raise AppError(
+            f"--time-column {time_column!r}: row {row} ({str(raw.iloc[row - 1])!r})"
+            f" does not come after row {row - 1} ({str(raw.iloc[row - 2])!r}); "
+            "sort the file by time and remove repeated times"
+        )
+    return times
+
+
+def data_source(args) -> dict:
+    """The data flags of a run, so that `predict` can check it gets that series."""
+    if args.csv is None:
+        return {"dataset": args.dataset or DEFAULT_DATASET}
+    return {
+        "csv": str(Path(args.csv).expanduser().resolve()),
+        "column": args.column,
+        "time_column": args.time_column,
+    }
 
 
 def load(dataset: str) -> Series:

@@ -86,7 +86,8 @@ def run(
         trained.history, output / report.CURVE_FILE, title=f"{label}, seed {kept[0]}"
     )
     trained.model.save(output / report.MODEL_FILE)
-    (output / data.FORECASTER_FILE).write_text(json.dumps(windows.scaling(), indent=2))
+    forecaster = {**windows.scaling(), "data": data.data_source(args)}
+    (output / data.FORECASTER_FILE).write_text(json.dumps(forecaster, indent=2))
 
     metrics = {
         "task": "timeseries",

@@ -175,15 +175,33 @@ def _csv(tmp_path, text, name="series.csv"):
     [
         ("", "y", "is empty"),
         ("t,y\n1,2\n", "z", "has no column 'z'; its columns are 't', 'y'"),
-        ("y\n1\n2\nabc\n4\n", "y", "row 3 holds 'abc', expected a number"),
-        ("y\n" + "1\n" * 30, "y", "30 values, too few for --window 24"),
+        ("y\n1\n2\nabc\n4\n", "y", "row 3 holds 'abc', expected a finite number"),
+        ("y\n" + "1\n2\n" * 15, "y", "30 values, too few for --window 24"),
+        ("y\n1\ninf\n3\n", "y", "row 2 holds 'inf', expected a finite number"),
+        ("y\n" + "5.0\n" * 60, "y", "every value is 5.0; a constant series"),
+        (
+            "t,y\n2001-01-01,1\n2001-03-01,2\n2001-02-01,3\n",
+            "y",
+            "row 3 ('2001-02-01') does not come after row 2 ('2001-03-01')",
+        ),
+        ("t,y\n1990,1\n1991,2\n1991,3\n", "y", "row 3 ('1991') does not come after"),
     ],
-    ids=["empty", "missing-column", "non-numeric", "too-short"],
+    ids=[
+        "empty",
+        "missing-column",
+        "non-numeric",
+        "too-short",
+        "infinite",
+        "constant",
+        "unsorted-dates",
+        "repeated-years",
+    ],
 )
 def test_bad_csv_exits_with_one_line(tmp_path, capsys, text, column, message):
     path = _csv(tmp_path, text)
+    time = ["--time-column", "t"] if text.startswith("t,") and column == "y" else []
     code, captured = _run(
-        ["--csv", path, "--column", column, "--output", str(tmp_path / "out")],
+        ["--csv", path, "--column", column, *time, "--output", str(tmp_path / "out")],
         capsys,
     )
     assert code == 1
@@ -208,6 +226,25 @@ def test_bad_flags_exit_with_status_2(tmp_path, capsys, argv, message):
     assert code == 2
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], captured.err
+
+
+def test_a_directory_as_csv_and_too_long_a_season_exit_with_one_line(tmp_path, capsys):
+    code, captured = _run(["--csv", str(tmp_path), "--column", "y"], capsys)
+    assert code == 1
+    assert captured.err.strip().endswith("is a directory, expected a CSV file")
+    code, captured = _run(["--dataset", "sunspots", "--season", "400"], capsys)
+    assert code == 1
+    assert captured.err.strip().endswith(
+        "--season 400: the series has 309 values, fewer than two seasons"
+    )
+
+
+def test_numeric_time_stamps_interpolate_by_their_value(tmp_path):
+    path = _csv(tmp_path, "year,y\n1990,1\n1991,\n1994,9\n")
+    series = data.load_csv(path, "y", "year")
+    # 1991 lies a quarter of the way from 1990 to 1994.
+    np.testing.assert_allclose(series.values, [1.0, 3.0, 9.0])
+    np.testing.assert_array_equal(series.time, [1990, 1991, 1994])
 
 
 def test_missing_csv_file_gives_no_traceback(tmp_path):
@@ -244,6 +281,10 @@ def test_end_to_end_on_a_slice_of_co2_then_predict(tmp_path, capsys):
     for name in ("metrics.json", "forecast.png", "learning_curve.png", "model.keras"):
         assert (output / name).is_file(), name
     metrics = json.loads((output / "metrics.json").read_text())
+    # The default: recurrent backprop at the pipeline's step and batch size.
+    assert metrics["optimizer"]["class"] == "RecurrentBackprop"
+    assert metrics["optimizer"]["config"]["learning_rate"] == pytest.approx(0.04)
+    assert metrics["runs"][0]["batch_size"] == 128
     assert metrics["filled_by_interpolation"] == int(frame["co2"].isna().sum()) > 0
     assert set(metrics["test"]) == {
         "model_median",
@@ -265,3 +306,11 @@ def test_end_to_end_on_a_slice_of_co2_then_predict(tmp_path, capsys):
     assert code == 0, captured.err
     steps = [line for line in captured.out.splitlines() if line.strip().startswith("+")]
     assert len(steps) == 2
+    # Without data flags, predict forecasts the series it was trained on.
+    code, again = _run(["predict", "--model", str(output)], capsys)
+    assert code == 0, again.err
+    assert again.out == captured.out
+    code, other = _run(["predict", "--model", str(output), "--dataset", "co2"], capsys)
+    assert code == 1
+    assert "--model was trained on csv=" in other.err
+    assert len(other.err.strip().splitlines()) == 1
