@@ -1,5 +1,7 @@
 """Callbacks that record what BPTTModel exposes during `fit`."""
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -44,11 +46,26 @@ class GradientNormsThroughTime(keras.callbacks.Callback):
                 "GradientNormsThroughTime needs a keras_bp.BPTTModel, got "
                 f"{type(self.model).__name__}."
             )
+        # Before the first epoch where possible (a feature count can only be
+        # checked once the model is built, in the first step).
+        with _about_the_batch():
+            self.model._check_batch(self.x, self.y)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
+        with _about_the_batch():
+            norms = self.model.gradient_norms_through_time(
+                self.x, self.y, self.sample_weight
+            )
         self.epochs.append(epoch + 1)
-        self.norms.append(
-            self.model.gradient_norms_through_time(self.x, self.y, self.sample_weight)
-        )
+        self.norms.append(norms)
+
+
+@contextlib.contextmanager
+def _about_the_batch():
+    """Say which batch a ValueError is about."""
+    try:
+        yield
+    except ValueError as error:
+        raise ValueError(f"GradientNormsThroughTime's batch: {error}") from None

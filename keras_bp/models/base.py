@@ -55,6 +55,16 @@ class Model(keras.Model):
 
     def apply_optimizer(self, gradients, variables, loss):
         """Apply `gradients`, passing `loss` to optimizers that take it."""
+        inner = getattr(self.optimizer, "inner_optimizer", None)
+        if getattr(inner, "needs_loss", False):
+            # Keras wraps the optimizer in a LossScaleOptimizer under the
+            # mixed_float16 policy; its apply takes no loss.
+            raise ValueError(
+                f"{inner.name!r} ({type(inner).__name__}) needs the loss at every "
+                "step, and Keras's LossScaleOptimizer (the mixed_float16 policy) "
+                "does not pass it on: use an optimizer that does not (for Rprop, "
+                "variant='irprop-') or the float32 policy."
+            )
         if _takes_loss(self.optimizer):
             self.optimizer.apply(gradients, variables, loss=loss)
         else:

@@ -136,14 +136,15 @@ class BPTTModel(Model):
     ):
         super().__init__(**kwargs)
         _check_cell(cell)
-        _check_layer("head", head)
+        _check_layer("head", head, "keras.layers.Dense(1)")
         if embedding is not None:
-            _check_layer("embedding", embedding)
+            _check_layer("embedding", embedding, "keras.layers.Embedding(1000, 16)")
         self.k1, self.k2 = _check_truncation(k1, k2)
-        if not isinstance(return_sequences, bool):
+        if not isinstance(return_sequences, (bool, np.bool_)):
             raise ValueError(
                 f"`return_sequences` must be True or False, got {return_sequences!r}."
             )
+        return_sequences = bool(return_sequences)
         if gradient not in GRADIENTS:
             raise ValueError(
                 f"`gradient` must be one of {', '.join(GRADIENTS)}, got {gradient!r}."
@@ -629,12 +630,43 @@ class BPTTModel(Model):
             _check_float_inputs(x)
             _check_sequence_shape(x.shape)
             self._check_features(x.shape)
+        elif isinstance(self.embedding, keras.layers.Embedding) and len(x.shape) != 2:
+            raise ValueError(
+                "With an Embedding, x must be (batch, time) token ids, got x of "
+                f"shape {tuple(x.shape)}."
+            )
+        if len(x.shape) > 1 and x.shape[1] == 0:
+            raise ValueError(f"x has no time steps: shape {tuple(x.shape)}.")
+
+    def _check_batch(self, x, y):
+        """The one batch `gradient_norms_through_time` is asked about."""
+        for name, value in (("x", x), ("y", y)):
+            if isinstance(value, tf.data.Dataset) or not hasattr(value, "shape"):
+                raise ValueError(
+                    f"`{name}` must be one batch, an array or a tensor, got "
+                    f"{type(value).__name__}."
+                )
+        self._check_data(x)
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"x and y must hold the same number of sequences, got x of shape "
+                f"{tuple(x.shape)} and y of shape {tuple(y.shape)}."
+            )
+        self._check_targets(y, x.shape[1])
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         if self.return_sequences and y_pred is not None and len(y_pred.shape) > 2:
             self._check_targets(y, y_pred.shape[1])
+        if not self.return_sequences and y is not None and y_pred is not None:
+            if len(y.shape) > len(y_pred.shape):
+                # Keras would broadcast the last step's prediction over them.
+                raise ValueError(
+                    "With return_sequences=False the loss is on the last step: y "
+                    f"must be (batch, ...) like the predictions {tuple(y_pred.shape)}"
+                    f", got y of shape {tuple(y.shape)}."
+                )
         return super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
@@ -672,6 +704,7 @@ class BPTTModel(Model):
                 "gradient_norms_through_time needs the loss: call "
                 "`model.compile(loss=...)` first."
             )
+        self._check_batch(x, y)
         x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
         if sample_weight is not None:
             sample_weight = tf.convert_to_tensor(sample_weight)
@@ -760,11 +793,10 @@ def _check_cell(cell):
         )
 
 
-def _check_layer(name, layer):
+def _check_layer(name, layer, example):
     if not isinstance(layer, keras.layers.Layer):
         raise ValueError(
-            f"`{name}` must be a keras.layers.Layer (e.g. keras.layers.Dense(1)), "
-            f"got {layer!r}."
+            f"`{name}` must be a keras.layers.Layer (e.g. {example}), got {layer!r}."
         )
 
 

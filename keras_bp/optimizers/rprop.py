@@ -104,7 +104,9 @@ class Rprop(keras.optimizers.Optimizer):
 
     iRprop+ compares the loss with the last step's loss, so it needs the
     loss: train with `keras_bp.Model` (whose `train_step` passes it), or
-    call `optimizer.apply(grads, variables, loss=loss)` yourself.
+    call `optimizer.apply(grads, variables, loss=loss)` yourself. It cannot
+    run inside Keras's `LossScaleOptimizer` (the `mixed_float16` policy),
+    which passes no loss on.
 
     Args:
         learning_rate: the initial step size `Delta_0`, a positive float,
@@ -208,6 +210,11 @@ class Rprop(keras.optimizers.Optimizer):
             if self.variant.endswith("+")
             else []
         )
+
+    @property
+    def needs_loss(self) -> bool:
+        """Whether `apply` must be given the loss (iRprop+ only)."""
+        return self.variant == "irprop+"
 
     def apply(self, grads, trainable_variables=None, loss=None):
         """Apply `grads` to `trainable_variables`; iRprop+ also needs `loss`.

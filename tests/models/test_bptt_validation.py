@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_bp
 from keras_bp import BPTTModel
 
 
@@ -111,3 +112,61 @@ def test_another_feature_count_than_the_built_one_raises(truncation):
     dataset = tf.data.Dataset.from_tensor_slices((x[..., :2], y)).batch(2)
     with pytest.raises(ValueError, match=r"built for 3 features.*\(None, 5, 2\)"):
         model.fit(dataset, verbose=0)
+
+
+def test_token_ids_for_an_embedding_must_be_batch_by_time():
+    model = make(embedding=keras.layers.Embedding(20, 5))
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"\(batch, time\) token ids.*\(4, 5, 1\)"):
+        model.fit(np.ones((4, 5, 1), "int32"), np.ones((4, 5, 1)), verbose=0)
+
+
+def test_sequences_without_time_steps_raise():
+    model = make()
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"no time steps: shape \(4, 0, 3\)"):
+        model.fit(np.ones((4, 0, 3)), np.ones((4, 0, 1)), verbose=0)
+
+
+def test_per_step_targets_for_the_last_step_only_raise():
+    model = make(return_sequences=np.bool_(False))
+    assert model.return_sequences is False
+    model.compile("sgd", "mse")
+    message = r"y must be \(batch, \.\.\.\).*\(None, 5, 1\)"
+    with pytest.raises(ValueError, match=message):
+        model.fit(np.ones((4, 5, 3)), np.ones((4, 5, 1)), verbose=0)
+
+
+def test_irprop_plus_under_mixed_precision_raises_at_the_first_step():
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    x, y = np.ones((4, 5, 3)), np.ones((4, 5, 1))
+    try:
+        model = make(head=keras.layers.Dense(1, dtype="float32"))
+        model.compile(keras_bp.Rprop(variant="irprop+"), "mse")
+        with pytest.raises(ValueError, match="LossScaleOptimizer.*variant='irprop-'"):
+            model.fit(x, y, verbose=0)
+        model = make(head=keras.layers.Dense(1, dtype="float32"))
+        model.compile(keras_bp.Rprop(variant="irprop-"), "mse")
+        assert np.isfinite(model.fit(x, y, verbose=0).history["loss"][0])
+    finally:
+        keras.config.set_dtype_policy(policy)
+
+
+@pytest.mark.parametrize(
+    "x, y, message",
+    [
+        (np.ones((4, 5, 3)), np.ones((3, 5, 1)), "x and y must hold the same number"),
+        (None, np.ones((4, 5, 1)), "`x` must be one batch.*NoneType"),
+        (np.ones((4, 5, 2)), np.ones((4, 5, 1)), "BPTTModel was built for 3 features"),
+    ],
+    ids=["batch-sizes", "none", "features"],
+)
+def test_gradient_norms_callback_names_its_bad_batch(x, y, message):
+    model = make()
+    model.compile("sgd", "mse")
+    recorder = keras_bp.GradientNormsThroughTime(x, y)
+    x_fit, y_fit = np.ones((4, 5, 3)), np.ones((4, 5, 1))
+    expected = f"GradientNormsThroughTime's batch: {message}"
+    with pytest.raises(ValueError, match=expected):
+        model.fit(x_fit, y_fit, verbose=0, callbacks=[recorder])
