@@ -21,6 +21,11 @@ class ArgumentParser(argparse.ArgumentParser):
     stays 2.
     """
 
+    def __init__(self, *args, **kwargs):
+        # No abbreviations: `--seed 3` must not pass for `--seeds 3`.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -166,6 +171,7 @@ def parse_args(
     data is loaded or any model built.
     """
     args = parser.parse_args(argv)
+    args.output = args.output.expanduser()
     try:
         args.output.mkdir(parents=True, exist_ok=True)
         # As root, permission bits say nothing: only a real write tells.

@@ -97,8 +97,18 @@ def plot_curves(
         if not kept:
             continue
         epochs, seconds, curve = mean_curve(kept)
-        (line,) = by_epoch.plot(epochs, curve, label=name, linewidth=1.2)
-        by_second.plot(seconds, curve, color=line.get_color(), linewidth=1.2)
+        # Markers, so that a curve of one epoch still shows.
+        (line,) = by_epoch.plot(
+            epochs, curve, label=name, linewidth=1.2, marker=".", markersize=3
+        )
+        by_second.plot(
+            seconds,
+            curve,
+            color=line.get_color(),
+            linewidth=1.2,
+            marker=".",
+            markersize=3,
+        )
     for axis, label in ((by_epoch, "epoch"), (by_second, "training seconds")):
         axis.axhline(target, color="black", linestyle=":", linewidth=1, label="target")
         axis.set_xlabel(label)
@@ -116,10 +126,15 @@ def _number(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def _epochs(value: float | None) -> str:
+    """An epoch count, or a median of an even number of them (x.5)."""
+    return "" if value is None else f"{value:g}"
+
+
 def task_table(result: Mapping[str, Any], load: str) -> str:
     """The Markdown table of one task."""
     header = (
-        f"| optimizer | batch | {result['test_label']} (mean ± std) | epochs run | "
+        f"| optimizer | batch | {result['test_label']}, mean ± std | mean epochs run | "
         f"reached target | epochs to target | seconds to target ({load}) |"
     )
     lines = [header, "|---|---|---|---|---|---|---|"]
@@ -133,7 +148,7 @@ def task_table(result: Mapping[str, Any], load: str) -> str:
         lines.append(
             f"| `{name}` | {row['batch_size']} | {test} | "
             f"{row['mean_epochs_run']:.0f} | {row['reached']}/{row['seeds']} | "
-            f"{_number(row['median_epochs_to_target'], 0)} | "
+            f"{_epochs(row['median_epochs_to_target'])} | "
             f"{_number(row['median_seconds_to_target'], 1)} |"
         )
     return "\n".join(lines)
@@ -154,7 +169,7 @@ def encoder_table(rows: Mapping[str, Mapping[str, Any]]) -> str:
         lines.append(
             f"| `{name}` | {row['solved']}/{row['starts']} "
             f"({row['fraction_solved']:.0%}) | {_number(row['mean_epochs'], 1)} | "
-            f"{_number(row['median_epochs'], 0)} | {spread} |"
+            f"{_epochs(row['median_epochs'])} | {spread} |"
         )
     return "\n".join(lines)
 
@@ -172,13 +187,18 @@ def markdown(results: Mapping[str, Any]) -> str:
         "first epoch's graph tracing included); the 1-minute load average was "
         f"{start:.2f} at the start and {end:.2f} at the end, so they hold for "
         "this machine at that load and compare fairly only within a table. "
-        f"Each run: at most {settings['budget_seconds']:g} s of training or "
-        f"{settings['max_epochs']} epochs; seeds 0-{settings['seeds'] - 1}; "
-        "every optimizer with its class defaults (full batch for the Rprop "
-        "variants, 32 otherwise). Test metric: mean ± sample std over the "
-        "seeds; epochs and seconds to target: median over the seeds that "
-        "reached it.",
+        "Every optimizer keeps its class defaults.",
     ]
+    if results["tasks"]:
+        seeds = settings["seeds"]
+        parts.append(
+            f"Pipeline tasks: each run at most {settings['budget_seconds']:g} s of "
+            f"training or {settings['max_epochs']} epochs; "
+            + ("seed 0" if seeds == 1 else f"seeds 0-{seeds - 1}")
+            + "; full batch for the Rprop variants, 32 otherwise. Test metric: "
+            "mean ± sample std over the seeds; epochs and seconds to target: "
+            "median over the seeds that reached it."
+        )
     for name, task in results["tasks"].items():
         parts.append(f"## {name}: {task['about']}")
         parts.append(f"Target: {task['target']['description']}.")

@@ -251,6 +251,21 @@ def test_tiny_run_writes_a_markdown_table_a_task_and_the_pngs(tiny_run):
     assert not (tiny_run / "encoder.png").exists()
 
 
+def test_encoder_only_run_reports_no_pipeline_settings_and_drops_stale_pngs(tmp_path):
+    (tmp_path / "digits.png").write_bytes(b"an earlier race")
+    argv = ["--tasks", "encoder", "--optimizers", "irprop-", "--encoder-starts", "2"]
+    assert main([*argv, "--encoder-epochs", "60", "--output", str(tmp_path)]) == 0
+    text = (tmp_path / "comparison.md").read_text()
+    assert "Pipeline tasks:" not in text and "2 random starts" in text
+    assert not (tmp_path / "digits.png").exists()
+    results = json.loads((tmp_path / "comparison.json").read_text())
+    row = results["encoder"]["rows"]["irprop-"]
+    # A median of two starts may fall between two epochs; the table keeps it.
+    median = statistics.median(row["epochs"])
+    assert row["median_epochs"] == median
+    assert f"| {median:g} |" in text
+
+
 # --- bad flags ---------------------------------------------------------------------
 
 
@@ -280,6 +295,14 @@ def test_bad_flags_exit_2_with_one_line(argv, message, capsys, tmp_path):
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and message in lines[0]
     assert lines[0].startswith("python -m applications.compare: error: argument")
+
+
+def test_flags_are_not_abbreviated(capsys, tmp_path):
+    # `--seed 3` (a pipeline's seed) must not pass for `--seeds 3`.
+    with pytest.raises(SystemExit) as exit_:
+        main(["--seed", "3", "--output", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("unrecognized arguments: --seed 3")
 
 
 def test_unknown_optimizer_error_lists_every_valid_name(capsys, tmp_path):
