@@ -283,7 +283,7 @@ def test_end_to_end_on_a_slice_of_co2_then_predict(tmp_path, capsys):
     metrics = json.loads((output / "metrics.json").read_text())
     # The default: recurrent backprop at the pipeline's step and batch size.
     assert metrics["optimizer"]["class"] == "RecurrentBackprop"
-    assert metrics["optimizer"]["config"]["learning_rate"] == pytest.approx(0.04)
+    assert metrics["optimizer"]["config"]["learning_rate"] == pytest.approx(0.08)
     assert metrics["runs"][0]["batch_size"] == 128
     assert metrics["filled_by_interpolation"] == int(frame["co2"].isna().sum()) > 0
     assert set(metrics["test"]) == {
