@@ -186,12 +186,18 @@ def parse_args(
 
 
 def run_app(prog: str, job: Callable[[], object]) -> int:
-    """Run `job`; an `AppError` becomes one line on stderr and exit status 1."""
+    """Run `job`; an `AppError` becomes one line on stderr and exit status 1.
+
+    Ctrl-C stops it with one line too, and the shell's status for it (130).
+    """
     try:
         job()
     except AppError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -254,7 +254,8 @@ def _predict(args: argparse.Namespace) -> None:
 
     forecasts = evaluation.forecast_after_end(args.model, saved, series.values)
     print(
-        f"{series.name}: last value {series.values[-1]:.4f} {series.unit}; "
+        f"{series.name}: last value "
+        f"{' '.join(filter(None, [f'{series.values[-1]:.4f}', series.unit]))}; "
         f"the next {horizon} steps:"
     )
     for step, value in enumerate(forecasts, start=1):

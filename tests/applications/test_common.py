@@ -63,3 +63,19 @@ def test_learning_curve_has_a_panel_for_each_metric(tmp_path):
     height, width, _ = matplotlib.image.imread(path).shape
     # Two panels of 5x4 inches at 100 dpi.
     assert (height, width) == (400, 1000)
+
+
+def test_run_app_turns_app_errors_and_ctrl_c_into_one_line(capsys):
+    from applications.common import cli
+
+    def fail():
+        raise cli.AppError("no data here")
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    assert cli.run_app("prog", fail) == 1
+    assert capsys.readouterr().err == "prog: error: no data here\n"
+    assert cli.run_app("prog", interrupt) == 130
+    assert capsys.readouterr().err == "prog: interrupted\n"
+    assert cli.run_app("prog", lambda: None) == 0
