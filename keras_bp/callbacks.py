@@ -31,9 +31,8 @@ class GradientNormsThroughTime(keras.callbacks.Callback):
 
     def __init__(self, x, y, sample_weight=None, every=1):
         super().__init__()
-        if isinstance(every, bool) or not isinstance(every, (int, np.integer)):
-            raise ValueError(f"`every` must be a positive integer, got {every!r}.")
-        if every < 1:
+        integer = isinstance(every, (int, np.integer)) and not isinstance(every, bool)
+        if not integer or every < 1:
             raise ValueError(f"`every` must be a positive integer, got {every!r}.")
         self.x, self.y, self.sample_weight = x, y, sample_weight
         self.every = int(every)
